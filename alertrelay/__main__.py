@@ -1,0 +1,3 @@
+from alertrelay.cli import main
+
+main()

@@ -1,0 +1,164 @@
+"""RabbitMQ plumbing shared by the router, the workers and the command line.
+
+Connections come from ``RABBITMQ_URL``; :func:`declare_topology` declares every queue with
+the arguments of :mod:`contracts.topology`; :class:`ConfirmedPublisher` publishes persistent
+messages and returns only once the broker has confirmed them, reconnecting when the
+connection drops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Callable, Iterable
+
+import pika
+import pika.exceptions
+from pika.adapters.blocking_connection import BlockingChannel
+
+from contracts import topology
+
+log = logging.getLogger("alertrelay.amqp")
+
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+#: Errors after which a connection or channel must be thrown away and made again.
+RECONNECT_ERRORS: tuple[type[BaseException], ...] = (
+    pika.exceptions.AMQPConnectionError,
+    pika.exceptions.AMQPChannelError,
+    pika.exceptions.StreamLostError,
+    ConnectionError,
+    OSError,
+)
+
+
+class PublishError(Exception):
+    """The broker did not confirm a message after every retry."""
+
+
+def rabbitmq_url() -> str:
+    return os.environ.get("RABBITMQ_URL") or DEFAULT_URL
+
+
+def connection_parameters(url: str | None = None) -> pika.URLParameters:
+    params = pika.URLParameters(url or rabbitmq_url())
+    if "heartbeat" not in (url or rabbitmq_url()):
+        params.heartbeat = 30
+    params.blocked_connection_timeout = 60
+    return params
+
+
+def safe_url(url: str | None = None) -> str:
+    """The broker URL with its password masked, for log lines."""
+    params = pika.URLParameters(url or rabbitmq_url())
+    return f"amqp://{params.credentials.username}:***@{params.host}:{params.port}/{params.virtual_host}"
+
+
+def connect(url: str | None = None, attempts: int = 0, on_wait: Callable[[Exception], None] | None = None) -> pika.BlockingConnection:
+    """Connect, retrying with backoff; ``attempts=0`` retries until it works."""
+    delay, tried = 0.5, 0
+    while True:
+        try:
+            return pika.BlockingConnection(connection_parameters(url))
+        except RECONNECT_ERRORS as exc:
+            tried += 1
+            if attempts and tried >= attempts:
+                raise
+            if on_wait:
+                on_wait(exc)
+            else:
+                log.warning("cannot reach RabbitMQ at %s (%s); retrying in %.1fs", safe_url(url), type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def declare_job_queue(channel: BlockingChannel, queue: str) -> None:
+    """Declare a job queue exactly as Dramatiq does: ``Q``, ``Q.DQ`` and ``Q.XQ``."""
+    arguments = topology.job_queue_arguments(queue)
+    channel.queue_declare(queue=queue, durable=True, arguments=arguments)
+    channel.queue_declare(queue=topology.delay_queue(queue), durable=True, arguments=arguments)
+    channel.queue_declare(
+        queue=topology.dramatiq_dead_queue(queue),
+        durable=True,
+        arguments={"x-message-ttl": topology.DRAMATIQ_XQ_TTL_MS},
+    )
+
+
+def declare_topology(channel: BlockingChannel, job_queues: Iterable[str] = ()) -> None:
+    """Declare the events exchange and queue, the rejected and dead-letter queues, and job queues."""
+    channel.exchange_declare(exchange=topology.EVENTS_EXCHANGE, exchange_type="fanout", durable=True)
+    channel.queue_declare(queue=topology.EVENTS_QUEUE, durable=True)
+    channel.queue_bind(queue=topology.EVENTS_QUEUE, exchange=topology.EVENTS_EXCHANGE)
+    channel.queue_declare(queue=topology.REJECTED_QUEUE, durable=True)
+    channel.queue_declare(queue=topology.DEAD_LETTER_QUEUE, durable=True)
+    for queue in job_queues:
+        declare_job_queue(channel, queue)
+
+
+class ConfirmedPublisher:
+    """Publishes persistent messages on a confirm-mode channel; each call returns once confirmed.
+
+    One instance per thread. On a dropped connection it reconnects and publishes again
+    (a message may then arrive twice, never zero times).
+    """
+
+    def __init__(self, url: str | None = None, job_queues: Iterable[str] = (), attempts: int = 8):
+        self.url = url
+        self.job_queues = tuple(job_queues)
+        self.attempts = attempts
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: BlockingChannel | None = None
+
+    def _ensure(self) -> BlockingChannel:
+        if self._channel is None or not self._channel.is_open:
+            self.close()
+            self._connection = connect(self.url, attempts=self.attempts)
+            self._channel = self._connection.channel()
+            declare_topology(self._channel, self.job_queues)
+            self._channel.confirm_delivery()
+        return self._channel
+
+    def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        exchange: str = "",
+        headers: dict[str, object] | None = None,
+        message_id: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        properties = pika.BasicProperties(
+            delivery_mode=pika.DeliveryMode.Persistent,
+            headers=headers,
+            message_id=message_id,
+            content_type=content_type,
+        )
+        last: BaseException | None = None
+        for attempt in range(self.attempts):
+            try:
+                self._ensure().basic_publish(exchange, routing_key, body, properties, mandatory=True)
+                return
+            except pika.exceptions.UnroutableError as exc:
+                last = exc  # the queue vanished: the next _ensure() declares it again
+                self.close()
+            except RECONNECT_ERRORS as exc:
+                last = exc
+                self.close()
+                time.sleep(min(0.2 * 2**attempt, 3.0))
+        raise PublishError(f"RabbitMQ did not confirm the message to {routing_key!r}: {type(last).__name__}: {last}")
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and connection.is_open:
+            try:
+                connection.close()
+            except RECONNECT_ERRORS:
+                pass
+
+    def __enter__(self) -> "ConfirmedPublisher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,20 @@
+"""The ``alertrelay`` console script: subcommands gathered from the packages they drive."""
+
+from __future__ import annotations
+
+import click
+
+from alertrelay import __version__
+from alertrelay.demo import demo
+from router.cli import publish, router
+from workers.cli import check_config, dead_letters, preview, worker
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="alertrelay")
+def main() -> None:
+    """Deliver Grafana-style contact point notifications through RabbitMQ."""
+
+
+for command in (router, worker, publish, preview, check_config, dead_letters, demo):
+    main.add_command(command)

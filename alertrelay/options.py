@@ -1,0 +1,51 @@
+"""Command-line pieces every subcommand shares."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from contracts.provisioning import Config, ConfigError, load_config
+
+
+def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--config PATH``, in place of ``ALERTRELAY_CONFIG``."""
+    return click.option(
+        "--config",
+        "config_path",
+        envvar="ALERTRELAY_CONFIG",
+        type=click.Path(exists=False),
+        help="Provisioning file or folder (default: $ALERTRELAY_CONFIG).",
+    )(func)
+
+
+def load_or_exit(config_path: str | None) -> Config:
+    """Load the configuration, or print every error and exit 1."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        for line in exc.errors:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+    from workers.delivery.templates import check_templates
+
+    errors = check_templates(config)
+    if errors:
+        for line in errors:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+    if config_path:
+        os.environ["ALERTRELAY_CONFIG"] = str(os.path.abspath(config_path))
+    return config
+
+
+def setup_logging(level: str | None = None) -> None:
+    logging.basicConfig(
+        level=(level or os.environ.get("ALERTRELAY_LOG_LEVEL", "INFO")).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("pika").setLevel(logging.WARNING)

@@ -1,0 +1,126 @@
+"""Webhook settings (``type: webhook``), as Grafana's webhook contact point accepts them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from contracts.integrations.base import DEFAULT_MESSAGE, DEFAULT_TITLE, Settings, non_empty, optional_number
+
+#: Headers Grafana refuses in ``headers`` because the sender owns them.
+FORBIDDEN_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "Host", "Accept-Encoding", "Accept-Charset", "Content-Encoding", "Content-Length", "Authorization",
+        "User-Agent", "Transfer-Encoding", "Connection", "Upgrade", "Trailer", "TE", "Proxy-Authorization",
+        "Proxy-Authenticate", "Cookie", "Set-Cookie", "Referer", "Origin", "X-Forwarded-For", "X-Real-IP",
+        "Via", "Forwarded", "Expect", "Keep-Alive", "Date", "Max-Forwards",
+    )
+)
+
+
+class HmacConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    secret: SecretStr
+    header: str = "X-Grafana-Alerting-Signature"
+    timestampHeader: str = ""
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_set(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("header", mode="before")
+    @classmethod
+    def _default_header(cls, value: Any) -> Any:
+        return value or "X-Grafana-Alerting-Signature"
+
+
+class TlsConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    insecureSkipVerify: bool = False
+    caCertificate: SecretStr | None = None
+    clientCertificate: SecretStr | None = None
+    clientKey: SecretStr | None = None
+
+
+class CustomPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    template: str = Field(default="", json_schema_extra={"template": True})
+    vars: dict[str, str] = Field(default_factory=dict)
+
+
+class WebhookSettings(Settings):
+    url: str = Field(json_schema_extra={"template": True})
+    httpMethod: Literal["POST", "PUT"] = "POST"
+    username: str = ""
+    password: SecretStr | None = None
+    authorization_scheme: str = ""
+    authorization_credentials: SecretStr | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    maxAlerts: int = 0
+    title: str = Field(default=DEFAULT_TITLE, json_schema_extra={"template": True})
+    message: str = Field(default=DEFAULT_MESSAGE, json_schema_extra={"template": True})
+    payload: CustomPayload | None = None
+    tlsConfig: TlsConfig | None = None
+    hmacConfig: HmacConfig | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return non_empty(value)
+
+    @field_validator("httpMethod", mode="before")
+    @classmethod
+    def _method(cls, value: Any) -> Any:
+        return (value or "POST").upper() if isinstance(value, str) else value
+
+    @field_validator("maxAlerts", mode="before")
+    @classmethod
+    def _max_alerts(cls, value: Any) -> int:
+        number = optional_number(value)
+        try:
+            return max(0, int(float(number))) if number is not None else 0
+        except (TypeError, ValueError):
+            return 0  # Grafana turns an invalid value into "no limit"
+
+    @field_validator("title", "message", mode="before")
+    @classmethod
+    def _default_templates(cls, value: Any, info: Any) -> Any:
+        if value in (None, ""):
+            return DEFAULT_TITLE if info.field_name == "title" else DEFAULT_MESSAGE
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(name for name in value if name.lower() in FORBIDDEN_HEADERS)
+        if bad:
+            raise ValueError(f"these headers cannot be set: {', '.join(bad)}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unsupported(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("http_config"):
+            raise ValueError("http_config (OAuth2) is not supported by alertrelay yet; remove it")
+        return data
+
+    @model_validator(mode="after")
+    def _auth(self) -> "WebhookSettings":
+        basic = bool(self.username and self.password and self.password.get_secret_value())
+        if basic and self.authorization_credentials and self.authorization_credentials.get_secret_value():
+            raise ValueError("both HTTP basic authentication and the Authorization header are set; use one")
+        return self
+
+    def templated(self) -> dict[str, str]:
+        fields = {"url": self.url, "title": self.title, "message": self.message}
+        if self.payload and self.payload.template:
+            fields["payload.template"] = self.payload.template
+        return fields

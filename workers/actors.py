@@ -1,0 +1,111 @@
+"""One Dramatiq actor per integration type, each on its own queue ``alertrelay.<type>``.
+
+A separate queue per type means a Slack outage fills only Slack's queue and never delays
+Discord. The actor delivers with the in-process retries of the policy; a transient failure
+becomes a Dramatiq delayed retry while the retry window lasts; a permanent failure, or a
+transient one past the window, becomes a dead letter, and the job is acked only after the
+dead letter is confirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from contracts.dead_letter import DeadLetter
+from contracts.job import Job
+from contracts.registry import REGISTRY, IntegrationType
+from workers import dead_letters, runtime
+from workers.delivery.core import deliver
+from workers.delivery.errors import DeliveryError, redact, transient
+
+log = logging.getLogger("alertrelay.worker")
+
+FIRST_ATTEMPT = "alertrelay_first_attempt_ms"
+ATTEMPTS = "alertrelay_attempts"
+
+
+def _ms_to_time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+def _secrets_of(job: Job) -> list[str]:
+    integration = runtime.current().config.integration(job.contact_point, job.uid)
+    return integration.settings.secret_values() if integration else []
+
+
+def process(job_data: dict[str, Any]) -> None:
+    """Deliver one job, or schedule its retry, or dead-letter it."""
+    message = CurrentMessage.get_current_message()
+    options: dict[str, Any] = message.options if message is not None else {}
+    now_ms = int(time.time() * 1000)
+    first_ms = options.setdefault(FIRST_ATTEMPT, now_ms)
+    job = Job.model_validate(job_data)
+    current = runtime.current()
+    attempts = [int(options.get(ATTEMPTS, 0))]
+
+    def count_attempt() -> None:
+        attempts[0] += 1
+
+    started = time.monotonic()
+    try:
+        deliver(job, current, on_attempt=count_attempt)
+    except DeliveryError as exc:
+        error = exc
+    except Exception as exc:  # a bug must not lose the job: retry it like a transient failure
+        log.exception("job %s: unexpected error", job.id)
+        error = transient(redact(f"internal error: {type(exc).__name__}: {exc}", _secrets_of(job)))
+    else:
+        log.info(
+            "delivered job %s (%s %s/%s) in %.0f ms after %d attempt(s)",
+            job.id, job.type, job.contact_point, job.uid, (time.monotonic() - started) * 1000, attempts[0],
+        )
+        return
+    options[ATTEMPTS] = attempts[0]
+    if error.transient:
+        retries = int(options.get("retries", 0))
+        delay = current.policy.next_delay(retries, error)
+        age = (now_ms - first_ms) / 1000
+        if age + delay <= current.policy.max_age:
+            log.warning("job %s (%s %s/%s): %s; retry in %.1fs", job.id, job.type, job.contact_point, job.uid, error.message, delay)
+            raise dramatiq.Retry(message=error.message, delay=int(delay * 1000))
+    letter = DeadLetter(
+        job=job,
+        error=error.failure(),
+        attempts=attempts[0],
+        first_attempt_at=_ms_to_time(first_ms),
+        last_attempt_at=datetime.now(timezone.utc),
+    )
+    dead_letters.add(letter)
+    log.error(
+        "job %s (%s %s/%s) dead-lettered as %s after %d attempt(s): %s",
+        job.id, job.type, job.contact_point, job.uid, letter.id, attempts[0], error.message,
+    )
+
+
+def _actor_for(entry: IntegrationType) -> Callable[..., Any]:
+    def deliver_job(job: dict[str, Any]) -> None:
+        process(job)
+
+    deliver_job.__name__ = deliver_job.__qualname__ = entry.actor_name
+    deliver_job.__doc__ = f"Deliver one {entry.type} job."
+    return dramatiq.actor(
+        deliver_job,
+        actor_name=entry.actor_name,
+        queue_name=entry.queue_name,
+        max_retries=100_000,  # the retry window, not a count, ends retrying (see process)
+        min_backoff=1000,
+        max_backoff=20 * 60 * 1000,
+        time_limit=int(float(os.environ.get("ALERTRELAY_JOB_TIME_LIMIT", "120")) * 1000),
+    )
+
+
+def declare_actors() -> dict[str, Any]:
+    """Register one actor per registered integration type on the current broker."""
+    return {entry.type: _actor_for(entry) for entry in REGISTRY.values()}

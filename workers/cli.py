@@ -1,0 +1,207 @@
+"""``alertrelay worker``, ``preview``, ``check-config`` and ``dead-letters``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import click
+
+from alertrelay.options import config_option, load_or_exit, setup_logging
+from contracts.event import EventError, parse_event
+from contracts.gocompat import parse_time
+from contracts.registry import REGISTRY
+
+
+@click.command()
+@config_option
+@click.option("--types", default="", help="Comma-separated integration types to serve (default: all).")
+@click.option("--processes", "-p", default=1, show_default=True, help="Worker processes.")
+@click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
+def worker(config_path: str | None, types: str, processes: int, threads: int) -> None:
+    """Run the delivery actors (one Dramatiq queue per integration type)."""
+    from dramatiq.cli import main as dramatiq_main, make_argument_parser
+
+    load_or_exit(config_path)
+    wanted = [t.strip() for t in types.split(",") if t.strip()] or list(REGISTRY)
+    unknown = [t for t in wanted if t not in REGISTRY]
+    if unknown:
+        raise click.BadParameter(f"unknown type(s): {', '.join(unknown)} (known: {', '.join(REGISTRY)})", param_hint="--types")
+    args = ["workers.app", "--processes", str(processes), "--threads", str(threads), "--queues"]
+    args += [REGISTRY[t].queue_name for t in wanted]
+    sys.exit(dramatiq_main(make_argument_parser().parse_args(args)))
+
+
+@click.command("check-config")
+@click.argument("path", required=False)
+@config_option
+def check_config(path: str | None, config_path: str | None) -> None:
+    """Validate provisioning files; print every error and exit 1 if any."""
+    config = load_or_exit(path or config_path)
+    integrations = sum(len(p.integrations) for p in config.contact_points.values())
+    click.echo(
+        f"ok: {len(config.files)} file(s), {len(config.contact_points)} contact point(s), "
+        f"{integrations} integration(s), {len(config.templates)} template(s)"
+    )
+
+
+@click.command()
+@config_option
+@click.option("--event", "event_file", required=True, type=click.File("rb"), help="Event JSON file (- for stdin).")
+@click.option("--contact-point", default=None, help="Contact point to use instead of the event's receiver.")
+@click.option("--now", default=None, help="Fix the clock (RFC 3339) for time-dependent fields.")
+@click.option("--show-secrets", is_flag=True, help="Do not mask secrets.")
+def preview(config_path: str | None, event_file: Any, contact_point: str | None, now: str | None, show_secrets: bool) -> None:
+    """Print, as JSON lines, exactly what each integration would send; sends nothing."""
+    from router.routing import route
+    from workers.delivery.core import prepare
+    from workers.delivery.errors import DeliveryError
+    from workers.runtime import Runtime
+
+    config = load_or_exit(config_path)
+    moment = parse_time(now) if now else datetime.now(timezone.utc)
+    body = event_file.read()
+    try:
+        if contact_point:
+            raw = json.loads(body)
+            raw["receiver"] = contact_point
+            body = json.dumps(raw).encode()
+        routed = route(parse_event(body), config, moment)
+    except (EventError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    from workers.delivery.retry import RetryPolicy
+    from workers.delivery.templates import Templates
+
+    runtime = Runtime(config, Templates(config.templates), RetryPolicy.from_env())
+    failed = False
+    for job in routed.jobs:
+        line: dict[str, Any] = {"contact_point": job.contact_point, "uid": job.uid, "type": job.type}
+        try:
+            prepared = prepare(job, runtime, now=moment)
+            request = prepared.request
+            line["request"] = request.preview(prepared.secrets, show_secrets) if request is not None else None
+        except DeliveryError as exc:
+            line["error"] = exc.message
+            failed = True
+        click.echo(json.dumps(line, ensure_ascii=False))
+    sys.exit(1 if failed else 0)
+
+
+def _duration(text: str | None) -> timedelta | None:
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if not match:
+        raise click.BadParameter(f"{text!r}: use a number and s, m, h or d (e.g. 30m)")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return timedelta(seconds=float(match.group(1)) * unit)
+
+
+def _filter_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--id", "id_", default=None, help="Dead-letter id or job id."),
+            click.option("--type", "type_", default=None, help="Integration type."),
+            click.option("--contact-point", default=None),
+            click.option("--uid", default=None, help="Integration uid."),
+            click.option("--error", default=None, help="Text the error message contains."),
+            click.option("--older-than", default=None, help="Age, e.g. 30m, 2h, 1d."),
+            click.option("--newer-than", default=None, help="Age, e.g. 30m, 2h, 1d."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _filters(id_: str | None, type_: str | None, contact_point: str | None, uid: str | None, error: str | None,
+             older_than: str | None, newer_than: str | None) -> Any:
+    from workers.dead_letters import Filters
+
+    return Filters(id_, type_, contact_point, uid, error, _duration(older_than), _duration(newer_than))
+
+
+@click.group("dead-letters")
+def dead_letters() -> None:
+    """Inspect and recover jobs that could not be delivered."""
+
+
+@dead_letters.command("list")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_(as_json: bool, **filters: Any) -> None:
+    """List dead letters (nothing is removed)."""
+    from workers.dead_letters import DeadLetterQueue, describe
+
+    items = DeadLetterQueue().list(_filters(**filters))
+    if as_json:
+        for item in items:
+            click.echo(json.dumps(describe(item), ensure_ascii=False))
+        return
+    if not items:
+        click.echo("no dead letters")
+        return
+    click.echo(f"{'ID':32}  {'TYPE':10}  {'CONTACT POINT':16}  {'UID':16}  {'KIND':9}  {'CODE':4}  {'AT':20}  ERROR")
+    for item in items:
+        d = describe(item)
+        if d.get("unreadable"):
+            click.echo(f"{'(unreadable)':32}  {d['unreadable']}")
+            continue
+        at = str(d["dead_lettered_at"])[:19]
+        click.echo(
+            f"{d['id']:32}  {d['type']:10}  {d['contact_point']:16}  {d['uid']:16}  {d['kind']:9}  "
+            f"{d['status_code'] or '':4}  {at:20}  {str(d['error'])[:100]}"
+        )
+    click.echo(f"{len(items)} dead letter(s)")
+
+
+@dead_letters.command("show")
+@click.argument("id_")
+def show(id_: str) -> None:
+    """Print one dead letter in full (job, error, attempts)."""
+    from workers.dead_letters import DeadLetterQueue, Filters, as_json
+
+    items = DeadLetterQueue().list(Filters(id=id_))
+    if not items:
+        raise click.ClickException(f"no dead letter with id {id_}")
+    for item in items:
+        click.echo(as_json(item))
+
+
+def _act(verb: str, dry_run: bool, filters: dict[str, Any], config_path: str | None = None) -> None:
+    from workers.dead_letters import DeadLetterQueue
+
+    flt = _filters(**filters)
+    queue = DeadLetterQueue()
+    items = queue.replay(flt, dry_run) if verb == "replay" else queue.purge(flt, dry_run)
+    for item in items:
+        click.echo(f"{'would ' + verb if dry_run else verb + 'ed'}: {item.id} ({item.job.type} {item.job.contact_point}/{item.job.uid})")
+    click.echo(f"{len(items)} dead letter(s) {'would be ' + verb + 'ed' if dry_run else verb + 'ed'}")
+
+
+@dead_letters.command("replay")
+@_filter_options
+@click.option("--all", "all_", is_flag=True, help="Replay every dead letter (required without a filter).")
+@click.option("--dry-run", is_flag=True, help="Show what would be replayed.")
+def replay(all_: bool, dry_run: bool, **filters: Any) -> None:
+    """Re-enqueue dead letters as fresh jobs (retry count reset); settings are read anew."""
+    if not all_ and not any(filters.values()):
+        raise click.UsageError("give a filter (--id, --type, ...) or --all")
+    _act("replay", dry_run, filters)
+
+
+@dead_letters.command("purge")
+@_filter_options
+@click.option("--all", "all_", is_flag=True, help="Purge every dead letter (required without a filter).")
+@click.option("--dry-run", is_flag=True, help="Show what would be purged.")
+def purge(all_: bool, dry_run: bool, **filters: Any) -> None:
+    """Delete dead letters for good."""
+    if not all_ and not any(filters.values()):
+        raise click.UsageError("give a filter (--id, --type, ...) or --all")
+    _act("purge", dry_run, filters)
+
+
+__all__ = ["check_config", "dead_letters", "os", "preview", "worker"]

@@ -1,0 +1,116 @@
+"""Delivery failures and the rule that sorts them into transient and permanent.
+
+Transient (retried): connection errors, timeouts, 408, 429 and 5xx. Permanent (dead-lettered
+at once): every other 4xx, invalid settings, unknown contact points, template errors.
+Every message is redacted of the integration's secrets before it is stored or logged.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import httpx
+
+from contracts.dead_letter import Failure, FailureKind
+
+TRANSIENT_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
+BODY_EXCERPT_BYTES = 1024
+REDACTED = "[REDACTED]"
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret value (longest first) replaced by ``[REDACTED]``."""
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class DeliveryError(Exception):
+    """A failed attempt. ``retry_after`` (seconds) is the destination's own hint, if any."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body_excerpt: str | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status_code = status_code
+        self.body_excerpt = body_excerpt
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.kind == "transient"
+
+    def redacted(self, secrets: list[str]) -> "DeliveryError":
+        return DeliveryError(
+            self.kind,
+            redact(self.message, secrets),
+            status_code=self.status_code,
+            body_excerpt=redact(self.body_excerpt, secrets) if self.body_excerpt is not None else None,
+            retry_after=self.retry_after,
+        )
+
+    def failure(self) -> Failure:
+        return Failure(kind=self.kind, message=self.message, status_code=self.status_code, body_excerpt=self.body_excerpt)
+
+
+def transient(message: str, **kw: object) -> DeliveryError:
+    return DeliveryError("transient", message, **kw)  # type: ignore[arg-type]
+
+
+def permanent(message: str, **kw: object) -> DeliveryError:
+    return DeliveryError("permanent", message, **kw)  # type: ignore[arg-type]
+
+
+def kind_of_status(status_code: int) -> FailureKind:
+    return "transient" if status_code in TRANSIENT_STATUS else "permanent"
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """``Retry-After`` as seconds (RFC 9110: delay-seconds or an HTTP date)."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def body_excerpt(response: httpx.Response) -> str:
+    return response.content[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def from_response(response: httpx.Response, what: str = "webhook response status") -> DeliveryError:
+    """The error for a non-2xx response, in Grafana's words, classified by status code."""
+    excerpt = body_excerpt(response)
+    return DeliveryError(
+        kind_of_status(response.status_code),
+        f"{what} {response.status_code} {response.reason_phrase}: {excerpt}".rstrip(": "),
+        status_code=response.status_code,
+        body_excerpt=excerpt,
+        retry_after=retry_after_seconds(response),
+    )
+
+
+def from_transport(exc: httpx.HTTPError) -> DeliveryError:
+    """A transport failure; the URL is left out (it may hold a token), as Grafana redacts it."""
+    if isinstance(exc, httpx.TimeoutException):
+        return transient(f"the receiver timed out: {type(exc).__name__}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return permanent(f"unsupported URL: {exc}")
+    reason = str(exc).split(" for url")[0] or type(exc).__name__
+    return transient(f"connection error: {type(exc).__name__}: {reason}")

@@ -1,0 +1,79 @@
+"""Sending HTTP requests: one keep-alive httpx client per worker thread (and TLS setting)."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+import threading
+from functools import lru_cache
+from typing import Any
+
+import httpx
+
+from workers.delivery.errors import DeliveryError, from_response, from_transport
+from workers.delivery.request import HttpRequest
+
+USER_AGENT = "Grafana"
+_local = threading.local()
+
+
+def timeout_seconds() -> float:
+    return float(os.environ.get("ALERTRELAY_HTTP_TIMEOUT", "10"))
+
+
+@lru_cache(maxsize=64)
+def ssl_context(ca_pem: str = "", client_cert_pem: str = "", client_key_pem: str = "", insecure: bool = False) -> Any:
+    """The ``verify`` value for a destination's TLS settings; cached so clients can be reused."""
+    if insecure and not (client_cert_pem and client_key_pem):
+        return False
+    context = ssl.create_default_context(cadata=ca_pem or None)
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if client_cert_pem and client_key_pem:
+        with tempfile.NamedTemporaryFile("w", suffix=".pem") as cert, tempfile.NamedTemporaryFile("w", suffix=".pem") as key:
+            cert.write(client_cert_pem)
+            key.write(client_key_pem)
+            cert.flush()
+            key.flush()
+            context.load_cert_chain(cert.name, key.name)
+    return context
+
+
+def client(verify: Any = True) -> httpx.Client:
+    """This thread's client for the given TLS verification setting."""
+    clients: dict[int, httpx.Client] = getattr(_local, "clients", None) or {}
+    _local.clients = clients
+    key = id(verify) if not isinstance(verify, bool) else int(verify)
+    if key not in clients:
+        clients[key] = httpx.Client(
+            verify=verify,
+            timeout=httpx.Timeout(timeout_seconds()),
+            follow_redirects=False,
+            trust_env=True,
+            limits=httpx.Limits(max_keepalive_connections=32, max_connections=64),
+        )
+    return clients[key]
+
+
+def send(request: HttpRequest) -> httpx.Response:
+    """Send once; a non-2xx answer or a failed success test raises :class:`DeliveryError`."""
+    try:
+        response = client(request.verify).request(request.method, request.url, headers=request.headers, content=request.body)
+    except httpx.HTTPError as exc:
+        raise from_transport(exc) from None
+    if not 200 <= response.status_code < 300:
+        raise from_response(response)
+    if request.check is not None:
+        request.check(response)
+    return response
+
+
+def close_clients() -> None:
+    for c in (getattr(_local, "clients", None) or {}).values():
+        c.close()
+    _local.clients = {}
+
+
+__all__ = ["DeliveryError", "USER_AGENT", "client", "send", "ssl_context", "timeout_seconds"]
