@@ -34,6 +34,9 @@ REGISTRY: dict[str, IntegrationType] = {
     entry.type: entry
     for entry in (
         IntegrationType("webhook", WebhookSettings, "workers.integrations.webhook"),
+        # chat
+        # incident and API
+        # protocol
     )
 }
 

@@ -43,6 +43,8 @@ def prepare(job: Job, runtime: Runtime, now: datetime | None = None) -> Prepared
         request = sender(integration.type).build(rendering, integration.settings)
     except TemplateError as exc:
         raise permanent(str(exc)).redacted(secrets) from None
+    if request is not None and hasattr(request, "sensitive_values"):
+        secrets = sorted(set(secrets + request.sensitive_values()), key=len, reverse=True)
     return Prepared(integration, request, secrets)
 
 

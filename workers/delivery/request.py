@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email.policy
 import json
+from email.parser import BytesParser
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl
@@ -24,6 +26,14 @@ class HttpRequest:
     check: Callable[[httpx.Response], None] | None = field(default=None, repr=False)
     #: TLS options for this destination: ``verify`` for httpx (bool, or an ssl context).
     verify: Any = True
+
+    def sensitive_values(self) -> list[str]:
+        """Credentials derived from secrets (``Basic <base64>``), so they are redacted too."""
+        values = []
+        for name, value in self.headers.items():
+            if name.lower() in {h.lower() for h in self.sensitive_headers}:
+                values += [value, value.split(" ", 1)[-1]]
+        return values
 
     def preview(self, secrets: list[str], show_secrets: bool = False) -> dict[str, Any]:
         """``{"method", "url", "headers", "body"}`` with the body parsed and secrets masked."""
@@ -47,7 +57,26 @@ def parse_body(body: bytes, headers: dict[str, str]) -> Any:
             return text
     if "application/x-www-form-urlencoded" in content_type:
         return dict(parse_qsl(text, keep_blank_values=True))
+    if content_type.startswith("multipart/"):
+        return parse_multipart(body, content_type)
     return text
+
+
+def parse_multipart(body: bytes, content_type: str) -> dict[str, Any]:
+    """Multipart fields as field → value (text), files as ``{"filename", "size"}``."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        if filename:
+            fields[str(name)] = {"filename": filename, "size": len(payload)}
+        else:
+            fields[str(name)] = payload.decode("utf-8", errors="replace")
+    return fields
 
 
 def mask(value: Any, secrets: list[str]) -> Any:
