@@ -226,7 +226,7 @@ def _load_document(source: str, doc: Any, config: Config, env: dict[str, str], e
             if any(other.uid == integration.uid for p in config.contact_points.values() for other in p.integrations) or any(
                 other.uid == integration.uid for other in point.integrations
             ):
-                errors.append(f"{_where(source, name, integration.uid)}: uid: used by another integration")
+                errors.append(f"{_where(source, name, integration.uid, integration.type)}: uid: used by another integration")
                 continue
             point.integrations.append(integration)
         config.contact_points[name] = point

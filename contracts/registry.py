@@ -34,8 +34,10 @@ REGISTRY: dict[str, IntegrationType] = {
     entry.type: entry
     for entry in (
         IntegrationType("webhook", WebhookSettings, "workers.integrations.webhook"),
-        # chat
-        # incident and API
+        # chat A
+        # chat B
+        # incident A
+        # incident B
         # protocol
     )
 }

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from jinja2 import ChainableUndefined, TemplateError as JinjaTemplateError, pass_context
 from jinja2.runtime import Context
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from workers.delivery.default_templates import BUILTINS
@@ -59,11 +60,18 @@ def _re_replace_all(pattern: str, replacement: str, text: str) -> str:
     return re.sub(pattern, python_repl, str(text))
 
 
+class _Sandbox(SandboxedEnvironment):
+    """A sandbox that fails loudly on unsafe attribute access instead of printing nothing."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} is not allowed")
+
+
 class Templates:
     """The template set of one configuration: user-defined named templates over the built-ins."""
 
     def __init__(self, user_templates: dict[str, str] | None = None):
-        self.env = SandboxedEnvironment(
+        self.env = _Sandbox(
             keep_trailing_newline=True,
             trim_blocks=False,
             lstrip_blocks=False,
