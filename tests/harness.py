@@ -129,14 +129,22 @@ class Pipeline:
             [sys.executable, "-m", "alertrelay", *args], env=self.env, stdout=handle, stderr=subprocess.STDOUT
         )
 
+    def _wait_started(self, name: str, queue: str) -> None:
+        def ready() -> bool:
+            if self.procs[name].poll() is not None:
+                raise AssertionError(f"{name} exited with {self.procs[name].returncode}:\n{self.logs()[-3000:]}")
+            return queue_info(self.url, queue)[1] >= 1
+
+        wait_for(ready, 30, what=f"{name} consuming {queue}")
+
     def start_router(self) -> None:
         self._spawn("router", ["router"])
-        wait_for(lambda: queue_info(self.url, topology.EVENTS_QUEUE)[1] >= 1, 30, what="router consumer")
+        self._wait_started("router", topology.EVENTS_QUEUE)
 
     def start_worker(self) -> None:
         self._spawn("worker", ["worker", *self.worker_args])
         for t in self.types:
-            wait_for(lambda: queue_info(self.url, REGISTRY[t].queue_name)[1] >= 1, 30, what=f"{t} worker consumer")
+            self._wait_started("worker", REGISTRY[t].queue_name)
 
     def __enter__(self) -> "Pipeline":
         self.start_router()
