@@ -1,0 +1,1 @@
+"""Reproducible performance figures for alertrelay: `python -m bench.run` (see the README)."""
