@@ -7,6 +7,7 @@ printing, JSON escaping, regexp quoting, label-set fingerprints) so our payloads
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import datetime, timedelta, timezone
@@ -142,9 +143,57 @@ def _json_string(text: str) -> str:
     return '"' + _JSON_STRING_SPECIALS.sub(escape, text) + '"'
 
 
-def go_json(value: Any, indent: str | None = None, _level: int = 0) -> str:
+def _plain(value: Any) -> Any:
+    """A copy ``json.dumps`` prints as Go would, or raises ``_NeedsGo`` for rare floats."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return int(value)
+        if "e" in repr(value) or not math.isfinite(value):
+            raise _NeedsGo
+        return value
+    if isinstance(value, datetime):
+        return rfc3339nano(value)
+    return value
+
+
+class _NeedsGo(Exception):
+    pass
+
+
+_HTML_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+def _html_safe(text: str) -> str:
+    for char, escape in _HTML_SAFE:
+        if char in text:
+            text = text.replace(char, escape)
+    return text
+
+
+def go_json(value: Any, indent: str | None = None) -> str:
     """Encode like Go's ``encoding/json``: dicts in the order given (sort map-typed dicts
-    before calling), HTML-safe escaping, Go float formatting, no spaces."""
+    before calling), HTML-safe escaping, Go float formatting, no spaces (or ``indent``).
+
+    The C encoder does the work when the data allows (the common case); values whose
+    printing differs between Python and Go (exponent floats) take the pure-Python path.
+    """
+    if indent is None:
+        try:
+            plain = _plain(value)
+        except _NeedsGo:
+            return _go_json(value)
+        return _html_safe(json.dumps(plain, ensure_ascii=False, separators=(",", ":")))
+    return _go_json(value, indent)
+
+
+def _go_json(value: Any, indent: str | None = None, _level: int = 0) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -165,12 +214,12 @@ def go_json(value: Any, indent: str | None = None, _level: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        items = [f"{_json_string(str(k))}{colon}{go_json(v, indent, _level + 1)}" for k, v in value.items()]
+        items = [f"{_json_string(str(k))}{colon}{_go_json(v, indent, _level + 1)}" for k, v in value.items()]
         return "{" + newline + ("," + newline).join(items) + closing + "}"
     if isinstance(value, (list, tuple)):
         if not value:
             return "[]"
-        items = [go_json(v, indent, _level + 1) for v in value]
+        items = [_go_json(v, indent, _level + 1) for v in value]
         return "[" + newline + ("," + newline).join(items) + closing + "]"
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 

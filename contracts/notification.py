@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -80,6 +81,13 @@ def _org_params(org_id: str | None) -> list[tuple[str, str]]:
 def silence_url(external_url: str, labels: dict[str, str], org_id: str | None) -> str:
     if not external_url:
         return ""
+    return _silence_url(external_url, tuple(sorted(labels.items())), org_id)
+
+
+@lru_cache(maxsize=4096)
+def _silence_url(external_url: str, label_items: tuple[tuple[str, str], ...], org_id: str | None) -> str:
+    """Cached: the jobs of one event (one per integration) share their alerts' silence URLs."""
+    labels = dict(label_items)
     params = [("alertmanager", "grafana")]
     rule_uid = labels.get(LABEL_RULE_UID)
     if rule_uid:

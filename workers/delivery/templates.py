@@ -50,6 +50,16 @@ def split_definitions(name: str, body: str) -> dict[str, str]:
     return defined or {name: body}
 
 
+_ONLY_CALL = re.compile(r'^\{\{\s*template\(\s*"([^"]+)"\s*\)\s*\}\}$')
+
+
+@lru_cache(maxsize=1024)
+def _only_call(source: str) -> str | None:
+    """The template name when ``source`` is nothing but ``{{ template("name") }}`` (or the Go form)."""
+    match = _ONLY_CALL.match(from_go(source).strip()) if source == source.strip() else None
+    return match.group(1) if match else None
+
+
 def _limit_exceeded() -> TemplateError:
     return TemplateError(f"template output exceeds maximum size of {MAX_OUTPUT_BYTES} bytes")
 
@@ -124,6 +134,9 @@ class Templates:
         """Render one templated setting against the notification data."""
         if "{{" not in source and "{%" not in source:
             return source
+        name = _only_call(source)
+        if name is not None:  # the common default: skip building a Jinja context
+            return self.named(name, data)
         return self._render(self.compile(source), data.as_context())
 
     def _render(self, template: Any, context: dict[str, Any]) -> str:
