@@ -48,4 +48,5 @@ def setup_logging(level: str | None = None) -> None:
         level=(level or os.environ.get("ALERTRELAY_LOG_LEVEL", "INFO")).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    for noisy in ("pika", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -93,6 +93,11 @@ def teams_message(data: TemplateData) -> str:
     return _message(data, teams_text_alert_list)
 
 
+def slack_footer(data: TemplateData) -> str:
+    """``slack.default.footer``: ``Grafana v<AppVersion>``, or ``Grafana`` without a version."""
+    return "Grafana" + (f" v{data.AppVersion}" if data.AppVersion else "")
+
+
 def webhook_payload(data: TemplateData) -> str:
     """``webhook.default.payload``: the notification as pretty JSON (1-space indent, sorted keys)."""
     raw = data.raw
@@ -127,6 +132,7 @@ BUILTINS: dict[str, Callable[[Any], str]] = {
     "default.message": message,
     "teams.default.message": teams_message,
     "webhook.default.payload": webhook_payload,
+    "slack.default.footer": slack_footer,
     "__text_values_list": values_list,
     "__text_alert_list": lambda dot: text_alert_list(_alerts_of(dot)),
     "__teams_text_alert_list": lambda dot: teams_text_alert_list(_alerts_of(dot)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 import tempfile
@@ -16,6 +17,11 @@ from workers.delivery.request import HttpRequest
 
 USER_AGENT = "Grafana"
 _local = threading.local()
+
+# httpx logs every request URL at INFO, and some URLs are secrets (Slack and Discord
+# webhooks, Telegram's bot token in the path): keep those loggers quiet in every process.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 def timeout_seconds() -> float:
