@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -126,11 +127,19 @@ class EventError(ValueError):
     """An event that cannot be routed; the message is the reason shown to operators."""
 
 
+def max_event_bytes() -> int:
+    """``ALERTRELAY_MAX_EVENT_BYTES`` (default 4 MiB): larger events are rejected, not parsed."""
+    return int(os.environ.get("ALERTRELAY_MAX_EVENT_BYTES", 4 * 1024 * 1024))
+
+
 def parse_event(body: bytes) -> AlertEvent:
     """Decode and validate one event body, raising :class:`EventError` with a readable reason."""
+    limit = max_event_bytes()
+    if len(body) > limit:
+        raise EventError(f"event too large: {len(body)} bytes (limit {limit}, ALERTRELAY_MAX_EVENT_BYTES)")
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise EventError(f"malformed JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise EventError(f"an event must be a JSON object, got {type(raw).__name__}")

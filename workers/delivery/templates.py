@@ -13,13 +13,15 @@ and ``{{ .Field }}``; :func:`from_go` rewrites those two forms so such files loa
 from __future__ import annotations
 
 import re
+import threading
+import time
 from functools import lru_cache
 from typing import Any, Callable
 
 from jinja2 import ChainableUndefined, TemplateError as JinjaTemplateError, pass_context
 from jinja2.runtime import Context
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, safe_range
 
 from workers.delivery.default_templates import BUILTINS
 from workers.delivery.template_data import TemplateData
@@ -70,11 +72,47 @@ def _re_replace_all(pattern: str, replacement: str, text: str) -> str:
     return re.sub(pattern, python_repl, str(text))
 
 
+#: Wall-clock budget of one render; loops check it (a loop that prints nothing is not
+#: stopped by the output limit).
+MAX_RENDER_SECONDS = 2.0
+_deadline = threading.local()
+
+
+def _check_deadline() -> None:
+    limit = getattr(_deadline, "at", None)
+    if limit is not None and time.monotonic() > limit:
+        raise TemplateError(f"template rendering exceeded {MAX_RENDER_SECONDS:g}s")
+
+
+def _timed_range(*args: int) -> Any:
+    """The sandbox's bounded ``range`` that also honours the render deadline."""
+    for count, value in enumerate(safe_range(*args)):
+        if count % 256 == 0:
+            _check_deadline()
+        yield value
+
+
 class _Sandbox(SandboxedEnvironment):
-    """A sandbox that fails loudly on unsafe attribute access instead of printing nothing."""
+    """A sandbox that fails loudly on unsafe access, and bounds loops and repetition."""
+
+    intercepted_binops = frozenset(["*", "**"])
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} is not allowed")
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_OUTPUT_BYTES:
+                    raise SecurityError("repetition would exceed the output limit")
+        _check_deadline()
+        return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_deadline()
+        return super().getattr(obj, attribute)
 
 
 class Templates:
@@ -89,6 +127,7 @@ class Templates:
             undefined=ChainableUndefined,
         )
         self.env.globals.update(self._functions())
+        self.env.globals["range"] = _timed_range
         self.user: dict[str, Any] = {}
         for entry_name, body in (user_templates or {}).items():
             for name, source in split_definitions(entry_name, body).items():
@@ -142,6 +181,9 @@ class Templates:
     def _render(self, template: Any, context: dict[str, Any]) -> str:
         parts: list[str] = []
         size = 0
+        outer = getattr(_deadline, "at", None)
+        if outer is None:  # nested template() calls share the outermost deadline
+            _deadline.at = time.monotonic() + MAX_RENDER_SECONDS
         try:
             for chunk in template.generate(context):
                 size += len(chunk)
@@ -152,6 +194,9 @@ class Templates:
             raise
         except Exception as exc:  # any failure inside user template code is a template error
             raise TemplateError(f"template error: {type(exc).__name__}: {exc}") from None
+        finally:
+            if outer is None:
+                _deadline.at = None
         return "".join(parts)
 
 
