@@ -10,7 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.integrations.base import Settings
+from contracts.integrations.email import EmailSettings
+from contracts.integrations.mqtt import MqttSettings
+from contracts.integrations.sns import SnsSettings
+from contracts.integrations.kafka import KafkaSettings
+from contracts.integrations.oncall import OnCallSettings
+from contracts.integrations.prometheus_alertmanager import AlertmanagerSettings
+from contracts.integrations.threema import ThreemaSettings
+from contracts.integrations.discord import DiscordSettings
+from contracts.integrations.slack import SlackSettings
+from contracts.integrations.teams import TeamsSettings
+from contracts.integrations.telegram import TelegramSettings
+from contracts.integrations.opsgenie import OpsgenieSettings
+from contracts.integrations.pagerduty import PagerDutySettings
+from contracts.integrations.pushover import PushoverSettings
+from contracts.integrations.sensugo import SensuGoSettings
+from contracts.integrations.victorops import VictorOpsSettings
 from contracts.integrations.webhook import WebhookSettings
+from contracts.integrations.dingding import DingDingSettings
+from contracts.integrations.googlechat import GoogleChatSettings
+from contracts.integrations.line import LineSettings
+from contracts.integrations.webex import WebexSettings
+from contracts.integrations.wecom import WeComSettings
 
 
 @dataclass(frozen=True)
@@ -35,10 +56,31 @@ REGISTRY: dict[str, IntegrationType] = {
     for entry in (
         IntegrationType("webhook", WebhookSettings, "workers.integrations.webhook"),
         # chat A
+        IntegrationType("slack", SlackSettings, "workers.integrations.slack"),
+        IntegrationType("telegram", TelegramSettings, "workers.integrations.telegram"),
+        IntegrationType("discord", DiscordSettings, "workers.integrations.discord"),
+        IntegrationType("teams", TeamsSettings, "workers.integrations.teams"),
         # chat B
+        IntegrationType("googlechat", GoogleChatSettings, "workers.integrations.googlechat"),
+        IntegrationType("webex", WebexSettings, "workers.integrations.webex"),
+        IntegrationType("dingding", DingDingSettings, "workers.integrations.dingding"),
+        IntegrationType("wecom", WeComSettings, "workers.integrations.wecom"),
+        IntegrationType("line", LineSettings, "workers.integrations.line", aliases=("LINE",)),
         # incident A
+        IntegrationType("pagerduty", PagerDutySettings, "workers.integrations.pagerduty"),
+        IntegrationType("opsgenie", OpsgenieSettings, "workers.integrations.opsgenie"),
+        IntegrationType("victorops", VictorOpsSettings, "workers.integrations.victorops"),
+        IntegrationType("pushover", PushoverSettings, "workers.integrations.pushover"),
+        IntegrationType("sensugo", SensuGoSettings, "workers.integrations.sensugo"),
         # incident B
+        IntegrationType("threema", ThreemaSettings, "workers.integrations.threema"),
+        IntegrationType("oncall", OnCallSettings, "workers.integrations.oncall"),
+        IntegrationType("prometheus-alertmanager", AlertmanagerSettings, "workers.integrations.prometheus_alertmanager"),
+        IntegrationType("kafka", KafkaSettings, "workers.integrations.kafka"),
         # protocol
+        IntegrationType("email", EmailSettings, "workers.integrations.email"),
+        IntegrationType("mqtt", MqttSettings, "workers.integrations.mqtt"),
+        IntegrationType("sns", SnsSettings, "workers.integrations.sns"),
     )
 }
 
