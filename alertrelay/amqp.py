@@ -73,27 +73,38 @@ def connect(url: str | None = None, attempts: int = 0, on_wait: Callable[[Except
             delay = min(delay * 2, 5.0)
 
 
-def declare_job_queue(channel: BlockingChannel, queue: str) -> None:
-    """Declare a job queue exactly as Dramatiq does: ``Q``, ``Q.DQ`` and ``Q.XQ``."""
-    arguments = topology.job_queue_arguments(queue)
-    channel.queue_declare(queue=queue, durable=True, arguments=arguments)
-    channel.queue_declare(queue=topology.delay_queue(queue), durable=True, arguments=arguments)
-    channel.queue_declare(
-        queue=topology.dramatiq_dead_queue(queue),
-        durable=True,
-        arguments={"x-message-ttl": topology.DRAMATIQ_XQ_TTL_MS},
-    )
+class QueueMismatch(Exception):
+    """A queue exists with other arguments (RabbitMQ 406); the message says what to do."""
+
+
+def declarations(job_queues: Iterable[str] = ()) -> list[tuple[str, dict[str, object]]]:
+    """Every queue alertrelay declares, with its arguments, in declaration order."""
+    queues: list[tuple[str, dict[str, object]]] = [
+        (topology.EVENTS_QUEUE, topology.events_queue_arguments()),
+        (topology.REJECTED_QUEUE, topology.kept_queue_arguments()),
+        (topology.DEAD_LETTER_QUEUE, topology.kept_queue_arguments()),
+    ]
+    for queue in job_queues:
+        arguments = topology.job_queue_arguments(queue)
+        queues += [
+            (queue, arguments),
+            (topology.delay_queue(queue), arguments),
+            (topology.dramatiq_dead_queue(queue), topology.dramatiq_dead_queue_arguments()),
+        ]
+    return queues
 
 
 def declare_topology(channel: BlockingChannel, job_queues: Iterable[str] = ()) -> None:
-    """Declare the events exchange and queue, the rejected and dead-letter queues, and job queues."""
-    channel.exchange_declare(exchange=topology.EVENTS_EXCHANGE, exchange_type="fanout", durable=True)
-    channel.queue_declare(queue=topology.EVENTS_QUEUE, durable=True)
-    channel.queue_bind(queue=topology.EVENTS_QUEUE, exchange=topology.EVENTS_EXCHANGE)
-    channel.queue_declare(queue=topology.REJECTED_QUEUE, durable=True)
-    channel.queue_declare(queue=topology.DEAD_LETTER_QUEUE, durable=True)
-    for queue in job_queues:
-        declare_job_queue(channel, queue)
+    """Declare the events exchange and every queue; a 406 becomes :class:`QueueMismatch`."""
+    try:
+        channel.exchange_declare(exchange=topology.EVENTS_EXCHANGE, exchange_type="fanout", durable=True)
+        for queue, arguments in declarations(job_queues):
+            channel.queue_declare(queue=queue, durable=True, arguments=arguments or None)
+        channel.queue_bind(queue=topology.EVENTS_QUEUE, exchange=topology.EVENTS_EXCHANGE)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == 406:
+            raise QueueMismatch(topology.mismatch_advice(exc.reply_text)) from None
+        raise
 
 
 class ConfirmedPublisher:

@@ -20,11 +20,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pika
+import pika.exceptions
 from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.spec import Basic
 
-from alertrelay.amqp import connection_parameters, safe_url
+from alertrelay.amqp import connection_parameters, declarations, safe_url
 from contracts import topology
 from contracts.event import EventError, parse_event
 from contracts.job import job_message
@@ -92,6 +93,7 @@ class Router:
         self._pending_confirms: dict[int, int] = {}  # publish seq → event delivery tag
         self._remaining: dict[int, int] = {}  # event delivery tag → confirms still awaited
         self._consumer_tag: str | None = None
+        self.exit_code = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -163,25 +165,10 @@ class Router:
 
     def _declare(self, channel: Channel) -> None:
         """Declare the topology step by step, then open the consuming channel."""
-        steps: list[Any] = [
-            lambda cb: channel.exchange_declare(topology.EVENTS_EXCHANGE, "fanout", durable=True, callback=cb),
-            lambda cb: channel.queue_declare(topology.EVENTS_QUEUE, durable=True, callback=cb),
-            lambda cb: channel.queue_bind(topology.EVENTS_QUEUE, topology.EVENTS_EXCHANGE, callback=cb),
-            lambda cb: channel.queue_declare(topology.REJECTED_QUEUE, durable=True, callback=cb),
-            lambda cb: channel.queue_declare(topology.DEAD_LETTER_QUEUE, durable=True, callback=cb),
-        ]
-        for entry in REGISTRY.values():
-            q = entry.queue_name
-            args = topology.job_queue_arguments(q)
-            steps.append(lambda cb, q=q, args=args: channel.queue_declare(q, durable=True, arguments=args, callback=cb))
-            steps.append(
-                lambda cb, q=q, args=args: channel.queue_declare(topology.delay_queue(q), durable=True, arguments=args, callback=cb)
-            )
-            steps.append(
-                lambda cb, q=q: channel.queue_declare(
-                    topology.dramatiq_dead_queue(q), durable=True, arguments={"x-message-ttl": topology.DRAMATIQ_XQ_TTL_MS}, callback=cb
-                )
-            )
+        steps: list[Any] = [lambda cb: channel.exchange_declare(topology.EVENTS_EXCHANGE, "fanout", durable=True, callback=cb)]
+        for queue, arguments in declarations([e.queue_name for e in REGISTRY.values()]):
+            steps.append(lambda cb, q=queue, a=arguments: channel.queue_declare(q, durable=True, arguments=a or None, callback=cb))
+        steps.append(lambda cb: channel.queue_bind(topology.EVENTS_QUEUE, topology.EVENTS_EXCHANGE, callback=cb))
 
         def run(index: int) -> None:
             if index == len(steps):
@@ -205,6 +192,10 @@ class Router:
         log.info("router consuming %s on %s", topology.EVENTS_QUEUE, safe_url(self.url))
 
     def _on_channel_closed(self, channel: Channel, reason: BaseException) -> None:
+        if isinstance(reason, pika.exceptions.ChannelClosedByBroker) and reason.reply_code == 406:
+            log.critical(topology.mismatch_advice(reason.reply_text))
+            self.exit_code = 2
+            self.stopping.set()
         connection = self._connection
         if connection is not None and connection.is_open:
             if not self.stopping.is_set():
@@ -272,3 +263,5 @@ def run_router(config: Config, url: str | None = None) -> None:
     signal.signal(signal.SIGTERM, router.stop)
     signal.signal(signal.SIGINT, router.stop)
     router.run()
+    if router.exit_code:
+        raise SystemExit(router.exit_code)

@@ -77,6 +77,19 @@ def rabbitmq_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def fresh_vhost(rabbitmq_url: str) -> Iterator[str]:
+    """A broker URL on a vhost of its own (for tests that need queues declared differently)."""
+    url, vhost = _local_vhost(rabbitmq_url)
+    if vhost is None:
+        pytest.skip("needs a local broker with rabbitmqctl to create a vhost")
+    previous = os.environ["RABBITMQ_URL"]
+    os.environ["RABBITMQ_URL"] = url
+    yield url
+    os.environ["RABBITMQ_URL"] = previous
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+@pytest.fixture
 def broker(rabbitmq_url: str) -> str:
     """The broker URL with every alertrelay queue empty."""
     purge_all(rabbitmq_url)

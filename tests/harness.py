@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pika
+import pika.exceptions
 
 from contracts import topology
 from contracts.registry import REGISTRY
@@ -56,8 +57,13 @@ def queue_info(url: str, name: str) -> tuple[int, int]:
     try:
         frame = ch.queue_declare(name, passive=True)
         return frame.method.message_count, frame.method.consumer_count
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == 404:
+            return 0, 0  # not declared yet
+        raise
     finally:
-        connection.close()
+        if connection.is_open:
+            connection.close()
 
 
 def peek(url: str, name: str) -> list[tuple[Any, bytes]]:

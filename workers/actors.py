@@ -21,7 +21,7 @@ from dramatiq.middleware import CurrentMessage
 from contracts.dead_letter import DeadLetter
 from contracts.job import Job
 from contracts.registry import REGISTRY, IntegrationType
-from workers import dead_letters, runtime
+from workers import dead_letters, dedup, runtime
 from workers.delivery.core import deliver
 from workers.delivery.errors import DeliveryError, redact, transient
 
@@ -53,6 +53,10 @@ def process(job_data: dict[str, Any]) -> None:
     def count_attempt() -> None:
         attempts[0] += 1
 
+    suppressor = dedup.current()
+    if suppressor is not None and suppressor.seen(job.id):
+        log.info("job %s (%s %s/%s) was already delivered; duplicate suppressed", job.id, job.type, job.contact_point, job.uid)
+        return
     started = time.monotonic()
     try:
         deliver(job, current, on_attempt=count_attempt)
@@ -62,6 +66,8 @@ def process(job_data: dict[str, Any]) -> None:
         log.exception("job %s: unexpected error", job.id)
         error = transient(redact(f"internal error: {type(exc).__name__}: {exc}", _secrets_of(job)))
     else:
+        if suppressor is not None:
+            suppressor.record(job.id)
         log.info(
             "delivered job %s (%s %s/%s) in %.0f ms after %d attempt(s)",
             job.id, job.type, job.contact_point, job.uid, (time.monotonic() - started) * 1000, attempts[0],

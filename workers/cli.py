@@ -31,9 +31,25 @@ def worker(config_path: str | None, types: str, processes: int, threads: int) ->
     unknown = [t for t in wanted if t not in REGISTRY]
     if unknown:
         raise click.BadParameter(f"unknown type(s): {', '.join(unknown)} (known: {', '.join(REGISTRY)})", param_hint="--types")
+    check_queues([REGISTRY[t].queue_name for t in wanted])
     args = ["workers.app", "--processes", str(processes), "--threads", str(threads), "--queues"]
     args += [REGISTRY[t].queue_name for t in wanted]
     sys.exit(dramatiq_main(make_argument_parser().parse_args(args)))
+
+
+def check_queues(job_queues: list[str]) -> None:
+    """Declare every queue once before forking workers: a type mismatch (406) stops here, clearly."""
+    from alertrelay.amqp import QueueMismatch, connect, declare_topology
+
+    connection = connect()
+    try:
+        declare_topology(connection.channel(), job_queues)
+    except QueueMismatch as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        if connection.is_open:
+            connection.close()
 
 
 @click.command("check-config")
