@@ -110,21 +110,28 @@ def declare_topology(channel: BlockingChannel, job_queues: Iterable[str] = ()) -
 class ConfirmedPublisher:
     """Publishes persistent messages on a confirm-mode channel; each call returns once confirmed.
 
-    One instance per thread. On a dropped connection it reconnects and publishes again
-    (a message may then arrive twice, never zero times).
+    One instance per thread. On a dropped connection it reconnects and publishes again, for
+    up to ``ALERTRELAY_PUBLISH_RETRY_SECONDS`` (default 60, long enough for a broker restart);
+    a message may then arrive twice, never zero times.
     """
 
-    def __init__(self, url: str | None = None, job_queues: Iterable[str] = (), attempts: int = 8):
+    def __init__(
+        self, url: str | None = None, job_queues: Iterable[str] = (), retry_seconds: float | None = None, attempts: int = 0
+    ):
+        """``attempts`` (0 = no limit) bounds the tries as well, for callers that must answer fast."""
         self.url = url
-        self.job_queues = tuple(job_queues)
         self.attempts = attempts
+        self.job_queues = tuple(job_queues)
+        self.retry_seconds = (
+            retry_seconds if retry_seconds is not None else float(os.environ.get("ALERTRELAY_PUBLISH_RETRY_SECONDS", "60"))
+        )
         self._connection: pika.BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
 
     def _ensure(self) -> BlockingChannel:
         if self._channel is None or not self._channel.is_open:
             self.close()
-            self._connection = connect(self.url, attempts=self.attempts)
+            self._connection = connect(self.url, attempts=1)
             self._channel = self._connection.channel()
             declare_topology(self._channel, self.job_queues)
             self._channel.confirm_delivery()
@@ -146,19 +153,24 @@ class ConfirmedPublisher:
             message_id=message_id,
             content_type=content_type,
         )
-        last: BaseException | None = None
-        for attempt in range(self.attempts):
+        deadline = time.monotonic() + self.retry_seconds
+        delay, tries = 0.2, 0
+        while True:
+            tries += 1
             try:
                 self._ensure().basic_publish(exchange, routing_key, body, properties, mandatory=True)
                 return
             except pika.exceptions.UnroutableError as exc:
-                last = exc  # the queue vanished: the next _ensure() declares it again
+                last: BaseException = exc  # the queue vanished: the next _ensure() declares it again
                 self.close()
             except RECONNECT_ERRORS as exc:
                 last = exc
                 self.close()
-                time.sleep(min(0.2 * 2**attempt, 3.0))
-        raise PublishError(f"RabbitMQ did not confirm the message to {routing_key!r}: {type(last).__name__}: {last}")
+            if time.monotonic() + delay > deadline or (self.attempts and tries >= self.attempts):
+                raise PublishError(f"RabbitMQ did not confirm the message to {routing_key or exchange!r}: {type(last).__name__}: {last}")
+            log.warning("publish to %r failed (%s); retrying in %.1fs", routing_key or exchange, type(last).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 3.0)
 
     def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None

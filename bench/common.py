@@ -81,9 +81,17 @@ http {{
         raise RuntimeError("nginx did not start")
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc:
+        if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGQUIT)
             self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Take the receiver down (connections refused) until :meth:`restart`."""
+        self.__exit__()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.__enter__()
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
