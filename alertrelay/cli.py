@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from alertrelay import __version__
-from alertrelay.demo import demo
-from router.cli import publish, router
-from workers.cli import check_config, dead_letters, preview, worker
+from alertrelay.demo import demo, demo_receiver
+from router.cli import ingest, publish, router
+from workers.cli import check_config, dead_letters, preview, status, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,5 +16,5 @@ def main() -> None:
     """Deliver Grafana-style contact point notifications through RabbitMQ."""
 
 
-for command in (router, worker, publish, preview, check_config, dead_letters, demo):
+for command in (router, worker, publish, preview, check_config, dead_letters, ingest, status, demo, demo_receiver):
     main.add_command(command)

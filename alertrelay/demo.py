@@ -36,7 +36,7 @@ contactPoints:
 """
 
 
-def _receiver(received: "queue.Queue[tuple[dict[str, str], bytes]]") -> ThreadingHTTPServer:
+def _receiver(received: "queue.Queue[tuple[dict[str, str], bytes]]", host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -44,10 +44,12 @@ def _receiver(received: "queue.Queue[tuple[dict[str, str], bytes]]") -> Threadin
             self.send_response(200)
             self.end_headers()
 
+        do_PUT = do_POST  # noqa: N815
+
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -106,4 +108,28 @@ def demo(timeout: float) -> None:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        server.shutdown()
+
+
+@click.command("demo-receiver")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9000, show_default=True)
+def demo_receiver(host: str, port: int) -> None:
+    """A local HTTP receiver that prints every notification it gets (for trying contact points out)."""
+    received: "queue.Queue[tuple[dict[str, str], bytes]]" = queue.Queue()
+    server = _receiver(received, host, port)
+    click.echo(f"demo receiver listening on http://{host}:{server.server_address[1]}/ (any path)", err=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            headers, body = received.get()
+            try:
+                payload = json.loads(body)
+                title = payload.get("title") if isinstance(payload, dict) else None
+                click.echo(json.dumps({"user_agent": headers.get("User-Agent"), "title": title, "body": payload}, ensure_ascii=False))
+            except ValueError:
+                click.echo(body.decode("utf-8", "replace"))
+    except KeyboardInterrupt:
+        pass
+    finally:
         server.shutdown()

@@ -43,10 +43,23 @@ def load_or_exit(config_path: str | None) -> Config:
     return config
 
 
-def setup_logging(level: str | None = None) -> None:
+def setup_logging(level: str | None = None, force: bool = False) -> None:
+    """Log to stderr at ``ALERTRELAY_LOG_LEVEL``, as text or, with ``ALERTRELAY_LOG_FORMAT=json``,
+    as one JSON object per line carrying the event id and job id (see :mod:`alertrelay.logs`)."""
+    from alertrelay.logs import formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter())
     logging.basicConfig(
         level=(level or os.environ.get("ALERTRELAY_LOG_LEVEL", "INFO")).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
+        force=force,
     )
     for noisy in ("pika", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def format_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """Rows as aligned columns (the last one left ragged), the header first."""
+    widths = [max(len(r[c]) for r in [head, *rows]) for c in range(len(head) - 1)]
+    return ["  ".join(cell.ljust(widths[c]) if c < len(widths) else cell for c, cell in enumerate(r)).rstrip() for r in [head, *rows]]

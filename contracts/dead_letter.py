@@ -30,6 +30,9 @@ class DeadLetter(BaseModel):
     first_attempt_at: datetime
     last_attempt_at: datetime
     dead_lettered_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    #: The fallback contact point the notification was sent through instead, and those jobs.
+    fallback_contact_point: str | None = None
+    fallback_job_ids: list[str] = Field(default_factory=list)
 
     @property
     def age_seconds(self) -> float:
@@ -50,4 +53,6 @@ class DeadLetter(BaseModel):
             "attempts": self.attempts,
             "replays": self.job.replays,
             "dead_lettered_at": self.dead_lettered_at.isoformat(),
+            "fallback_contact_point": self.fallback_contact_point,
+            "fallback_of": self.job.fallback_of.dead_letter_id if self.job.fallback_of else None,
         }

@@ -20,6 +20,16 @@ def job_id(event_id: str, contact_point: str, uid: str, status: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+class FallbackOrigin(BaseModel):
+    """Where a fallback job comes from: the dead-lettered job it stands in for."""
+
+    dead_letter_id: str
+    job_id: str
+    contact_point: str
+    uid: str
+    type: str
+
+
 class Job(BaseModel):
     id: str
     event_id: str
@@ -30,6 +40,9 @@ class Job(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     #: How many times an operator replayed this job from the dead letters.
     replays: int = 0
+    #: Set on a job sent through a fallback contact point; depth counts fallbacks followed.
+    fallback_of: FallbackOrigin | None = None
+    fallback_depth: int = 0
 
     @classmethod
     def for_integration(cls, event_id: str, contact_point: str, uid: str, type_name: str, notification: Notification) -> "Job":

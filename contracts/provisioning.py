@@ -35,6 +35,8 @@ class Integration:
     org_id: int = 1
     disable_resolve_message: bool = False
     source: str = ""
+    #: alertrelay extension (``fallbackContactPoint`` beside ``settings``; Grafana ignores it).
+    fallback: str | None = None
 
 
 @dataclass
@@ -43,6 +45,13 @@ class ContactPoint:
     org_id: int = 1
     integrations: list[Integration] = field(default_factory=list)
     source: str = ""
+    #: alertrelay extension: the contact point tried when a job of this one is dead-lettered.
+    fallback: str | None = None
+
+    def fallback_for(self, uid: str) -> str | None:
+        """The integration's own fallback, else the contact point's."""
+        integration = next((i for i in self.integrations if i.uid == uid), None)
+        return (integration.fallback if integration else None) or self.fallback
 
 
 @dataclass
@@ -179,7 +188,49 @@ def _load_receiver(
         org_id=org_id,
         disable_resolve_message=bool(raw.get("disableResolveMessage", False)),
         source=source,
+        fallback=_fallback_name(raw),
     )
+
+
+FALLBACK_KEY = "fallbackContactPoint"
+
+
+def _fallback_name(raw: dict[str, Any]) -> str | None:
+    value = raw.get(FALLBACK_KEY)
+    return str(value).strip() or None if value is not None else None
+
+
+def check_fallbacks(config: Config, errors: list[str]) -> None:
+    """Every fallback names a contact point, and no chain of fallbacks comes back to where it started."""
+    edges: dict[str, set[str]] = {}
+    for point in config.contact_points.values():
+        targets = {(None, point.fallback)} | {(i.uid, i.fallback) for i in point.integrations}
+        for uid, target in targets:
+            if target is None:
+                continue
+            if target not in config.contact_points:
+                errors.append(f"{_where(point.source, point.name, uid)}: {FALLBACK_KEY}: no contact point named {target!r}")
+                continue
+            edges.setdefault(point.name, set()).add(target)
+    for start in sorted(edges):
+        path = [start]
+        stack = [(start, iter(sorted(edges.get(start, ()))))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                continue
+            if child == start:
+                cycle = " → ".join([*path, child])
+                point = config.contact_points[start]
+                errors.append(f"{_where(point.source, start)}: {FALLBACK_KEY}: fallbacks form a cycle: {cycle}")
+                stack.clear()
+                break
+            if child not in path:
+                path.append(child)
+                stack.append((child, iter(sorted(edges.get(child, ())))))
 
 
 def _merge_secure(settings: dict[str, Any], secure: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +265,7 @@ def _load_document(source: str, doc: Any, config: Config, env: dict[str, str], e
         if name in config.contact_points:
             errors.append(f"{_where(source, name)}: defined again (first in {config.contact_points[name].source})")
             continue
-        point = ContactPoint(name=name, org_id=org_id, source=source)
+        point = ContactPoint(name=name, org_id=org_id, source=source, fallback=_fallback_name(raw_point))
         receivers = raw_point.get("receivers") or []
         if not isinstance(receivers, list):
             errors.append(f"{_where(source, name)}: receivers: must be a list")
@@ -265,6 +316,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
             continue
         for doc in documents:
             _load_document(source, doc, config, env, errors)
+    check_fallbacks(config, errors)
+    failure_point = env.get("ALERTRELAY_FAILURE_CONTACT_POINT")
+    if failure_point and failure_point not in config.contact_points:
+        errors.append(f"ALERTRELAY_FAILURE_CONTACT_POINT: no contact point named {failure_point!r} in {path or config_path()}")
     if errors:
         raise ConfigError(errors)
     return config

@@ -1,4 +1,4 @@
-"""``alertrelay router`` and ``alertrelay publish``."""
+"""``alertrelay router``, ``alertrelay publish`` and ``alertrelay ingest``."""
 
 from __future__ import annotations
 
@@ -17,10 +17,31 @@ from contracts import topology
 @config_option
 def router(config_path: str | None) -> None:
     """Consume events and fan out one job per integration."""
+    from alertrelay import metrics
     from router.consumer import run_router
 
     setup_logging()
-    run_router(load_or_exit(config_path))
+    config = load_or_exit(config_path)
+    metrics.serve("router")
+    run_router(config)
+
+
+@click.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="ALERTRELAY_INGEST_HOST", help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, envvar="ALERTRELAY_INGEST_PORT", help="Port to listen on.")
+def ingest(config_path: str | None, host: str, port: int) -> None:
+    """HTTP API that publishes events (Alertmanager and Grafana webhooks in); 202 once confirmed."""
+    from router.ingest import IngestSettings, serve
+
+    setup_logging()
+    config = load_or_exit(config_path)
+    try:
+        settings = IngestSettings.from_env()
+    except (OSError, ValueError) as exc:
+        click.echo(f"error: ingest settings: {exc}", err=True)
+        sys.exit(1)
+    serve(config, host, port, settings)
 
 
 def read_events(text: str) -> list[Any]:

@@ -25,6 +25,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.channel import Channel
 from pika.spec import Basic
 
+from alertrelay import logs, metrics, reload
 from alertrelay.amqp import connection_parameters, declarations, safe_url
 from contracts import topology
 from contracts.event import EventError, parse_event
@@ -52,6 +53,7 @@ class Decision:
     messages: list[Outgoing] = field(default_factory=list)
     summary: str = ""
     rejected: bool = False
+    event_id: str | None = None
 
 
 def decide(body: bytes, config: Config, now: datetime | None = None) -> Decision:
@@ -73,7 +75,7 @@ def decide(body: bytes, config: Config, now: datetime | None = None) -> Decision
         )
         messages.append(Outgoing(entry.queue_name, payload, properties))
     summary = f"event {event.id} → contact point {routed.contact_point.name!r}: {len(messages)} job(s)"
-    return Decision(messages, summary)
+    return Decision(messages, summary, event_id=event.id)
 
 
 class Router:
@@ -206,6 +208,8 @@ class Router:
 
     def _on_event(self, channel: Channel, method: Basic.Deliver, _properties: Any, body: bytes) -> None:
         decision = decide(body, self.config)
+        logs.bind(event_id=decision.event_id)
+        metrics.observe_decision(decision)
         tag = method.delivery_tag
         if decision.rejected:
             self.rejected += 1
@@ -262,6 +266,9 @@ def run_router(config: Config, url: str | None = None) -> None:
     router = Router(config, url)
     signal.signal(signal.SIGTERM, router.stop)
     signal.signal(signal.SIGINT, router.stop)
+    watcher = reload.watch("router", lambda new: setattr(router, "config", new), current=config)
     router.run()
+    if watcher is not None:
+        watcher.stop()
     if router.exit_code:
         raise SystemExit(router.exit_code)

@@ -130,3 +130,59 @@ def pipeline_factory(tmp_path, broker):  # type: ignore[no-untyped-def]
     yield make
     for pipeline in started:
         pipeline.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_fixed_metric_ports() -> Iterator[None]:
+    """Processes started by tests do not take the fixed default metrics ports (9101, 9102)
+    unless a test asks for a port: parallel runs and other tests would collide on them."""
+    previous = os.environ.get("ALERTRELAY_METRICS_PORT")
+    os.environ.setdefault("ALERTRELAY_METRICS_PORT", "off")
+    yield
+    if previous is None:
+        os.environ.pop("ALERTRELAY_METRICS_PORT", None)
+
+
+@pytest.fixture
+def alertmanager_factory(tmp_path):  # type: ignore[no-untyped-def]
+    """Start real Alertmanagers (``tests.alertmanager_server``): ``make(config_yaml, ...)``; stopped after the test."""
+    from contextlib import ExitStack
+
+    from tests.alertmanager_server import binary, run_alertmanager
+
+    if binary() is None:
+        pytest.fail("prometheus-alertmanager is not installed: run .ci/setup.d/alertmanager.sh")
+    with ExitStack() as stack:
+        count = [0]
+
+        def make(config_yaml: str, **kw):  # type: ignore[no-untyped-def]
+            count[0] += 1
+            return stack.enter_context(run_alertmanager(tmp_path / f"alertmanager-{count[0]}", config_yaml, **kw))
+
+        yield make
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The local Redis (``ALERTRELAY_REDIS_URL`` or 127.0.0.1:6379) with a key prefix of this test's own,
+    set in ``ALERTRELAY_REDIS_PREFIX`` for the processes it starts; its keys are deleted afterwards."""
+    import redis
+
+    url = os.environ.get("ALERTRELAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not reachable at {url}: {exc} (start redis-server)")
+    prefix = f"test-{uuid.uuid4().hex[:10]}:"
+    previous = {name: os.environ.get(name) for name in ("ALERTRELAY_REDIS_URL", "ALERTRELAY_REDIS_PREFIX")}
+    os.environ.update({"ALERTRELAY_REDIS_URL": url, "ALERTRELAY_REDIS_PREFIX": prefix})
+    yield url
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"alertrelay:*{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -21,7 +22,7 @@ from dramatiq.middleware import CurrentMessage
 from contracts.dead_letter import DeadLetter
 from contracts.job import Job
 from contracts.registry import REGISTRY, IntegrationType
-from workers import dead_letters, dedup, runtime
+from workers import breaker, dead_letters, dedup, failover, runtime, status
 from workers.delivery.core import deliver
 from workers.delivery.errors import DeliveryError, redact, transient
 
@@ -56,7 +57,17 @@ def process(job_data: dict[str, Any]) -> None:
     suppressor = dedup.current()
     if suppressor is not None and suppressor.seen(job.id):
         log.info("job %s (%s %s/%s) was already delivered; duplicate suppressed", job.id, job.type, job.contact_point, job.uid)
+        status.record_outcome(job, "duplicate")
         return
+    breakers = breaker.current()
+    wait = breakers.admit(job.uid)
+    if wait > 0:
+        error = transient(f"circuit open for integration {job.uid!r} after repeated failures; next probe in {wait:.0f}s")
+        _retry_or_dead_letter(job, error, options, first_ms, now_ms, attempts[0], current, delay=wait)
+        return
+    slot = breakers.enter(job.uid)
+    if slot is None:
+        raise dramatiq.Retry(message="destination busy", delay=int(random.uniform(1000, 2000)))
     started = time.monotonic()
     try:
         deliver(job, current, on_attempt=count_attempt)
@@ -66,6 +77,7 @@ def process(job_data: dict[str, Any]) -> None:
         log.exception("job %s: unexpected error", job.id)
         error = transient(redact(f"internal error: {type(exc).__name__}: {exc}", _secrets_of(job)))
     else:
+        breakers.record(job.uid, ok=True)
         if suppressor is not None:
             suppressor.record(job.id)
         log.info(
@@ -73,10 +85,23 @@ def process(job_data: dict[str, Any]) -> None:
             job.id, job.type, job.contact_point, job.uid, (time.monotonic() - started) * 1000, attempts[0],
         )
         return
-    options[ATTEMPTS] = attempts[0]
+    finally:
+        breakers.leave(job.uid, slot)
+    # A permanent error means the destination answered: only transient ones count against it.
+    breakers.record(job.uid, ok=not error.transient)
+    _retry_or_dead_letter(job, error, options, first_ms, now_ms, attempts[0], current)
+
+
+def _retry_or_dead_letter(
+    job: Job, error: DeliveryError, options: dict[str, Any], first_ms: int, now_ms: int, attempts: int,
+    current: runtime.Runtime, delay: float | None = None,
+) -> None:
+    """A transient failure within the retry window goes back to the delay queue; anything else is a dead letter."""
+    options[ATTEMPTS] = attempts
     if error.transient:
-        retries = int(options.get("retries", 0))
-        delay = current.policy.next_delay(retries, error)
+        if delay is None:
+            delay = current.policy.next_delay(int(options.get("retries", 0)), error)
+        delay *= random.uniform(1.0, 1.1)
         age = (now_ms - first_ms) / 1000
         if age + delay <= current.policy.max_age:
             log.warning("job %s (%s %s/%s): %s; retry in %.1fs", job.id, job.type, job.contact_point, job.uid, error.message, delay)
@@ -84,15 +109,18 @@ def process(job_data: dict[str, Any]) -> None:
     letter = DeadLetter(
         job=job,
         error=error.failure(),
-        attempts=attempts[0],
+        attempts=attempts,
         first_attempt_at=_ms_to_time(first_ms),
         last_attempt_at=datetime.now(timezone.utc),
     )
+    letter = failover.send_fallback(letter, current.config)
     dead_letters.add(letter)
+    status.record_outcome(job, "dead_lettered", letter.error)
     log.error(
         "job %s (%s %s/%s) dead-lettered as %s after %d attempt(s): %s",
-        job.id, job.type, job.contact_point, job.uid, letter.id, attempts[0], error.message,
+        job.id, job.type, job.contact_point, job.uid, letter.id, attempts, error.message,
     )
+    failover.tell_someone(letter, current.config)
 
 
 def _actor_for(entry: IntegrationType) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from alertrelay.options import config_option, load_or_exit, setup_logging
+from alertrelay.options import config_option, format_table, load_or_exit, setup_logging
 from contracts.event import EventError, parse_event
 from contracts.gocompat import parse_time
 from contracts.registry import REGISTRY
@@ -24,7 +24,7 @@ from contracts.registry import REGISTRY
 @click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
 def worker(config_path: str | None, types: str, processes: int, threads: int) -> None:
     """Run the delivery actors (one Dramatiq queue per integration type)."""
-    from dramatiq.cli import main as dramatiq_main, make_argument_parser
+    from workers.launch import run
 
     load_or_exit(config_path)
     wanted = [t.strip() for t in types.split(",") if t.strip()] or list(REGISTRY)
@@ -34,7 +34,7 @@ def worker(config_path: str | None, types: str, processes: int, threads: int) ->
     check_queues([REGISTRY[t].queue_name for t in wanted])
     args = ["workers.app", "--processes", str(processes), "--threads", str(threads), "--queues"]
     args += [REGISTRY[t].queue_name for t in wanted]
-    sys.exit(dramatiq_main(make_argument_parser().parse_args(args)))
+    sys.exit(run(args))
 
 
 def check_queues(job_queues: list[str]) -> None:
@@ -160,17 +160,19 @@ def list_(as_json: bool, **filters: Any) -> None:
     if not items:
         click.echo("no dead letters")
         return
-    click.echo(f"{'ID':32}  {'TYPE':10}  {'CONTACT POINT':16}  {'UID':16}  {'KIND':9}  {'CODE':4}  {'AT':20}  ERROR")
+    head = ["ID", "TYPE", "CONTACT POINT", "UID", "KIND", "CODE", "TRIES", "DEAD-LETTERED AT", "ERROR"]
+    rows = []
     for item in items:
         d = describe(item)
         if d.get("unreadable"):
-            click.echo(f"{'(unreadable)':32}  {d['unreadable']}")
+            rows.append(["(unreadable)", "", "", "", "", "", "", "", str(d["unreadable"])[:100]])
             continue
-        at = str(d["dead_lettered_at"])[:19]
-        click.echo(
-            f"{d['id']:32}  {d['type']:10}  {d['contact_point']:16}  {d['uid']:16}  {d['kind']:9}  "
-            f"{d['status_code'] or '':4}  {at:20}  {str(d['error'])[:100]}"
-        )
+        rows.append([
+            str(d["id"]), str(d["type"]), str(d["contact_point"]), str(d["uid"]), str(d["kind"]), str(d["status_code"] or ""),
+            str(d["attempts"]), str(d["dead_lettered_at"])[:19].replace("T", " "), " ".join(str(d["error"]).split())[:100],
+        ])
+    for line in format_table(head, rows):
+        click.echo(line)
     click.echo(f"{len(items)} dead letter(s)")
 
 
@@ -187,15 +189,56 @@ def show(id_: str) -> None:
         click.echo(as_json(item))
 
 
-def _act(verb: str, dry_run: bool, filters: dict[str, Any], config_path: str | None = None) -> None:
+#: Scans of at least this many dead letters show a progress bar (on stderr, when it is a terminal).
+PROGRESS_MIN = 20
+
+
+class _Progress:
+    """``progress(done, total)`` for a dead-letter scan: a click progress bar when there are many."""
+
+    def __init__(self, label: str, minimum: int = PROGRESS_MIN):
+        self.label = label
+        self.minimum = minimum
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if done == 0:
+            if total >= self.minimum:
+                self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_pos=True)
+                self.bar.__enter__()
+        elif self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+class _OnlyIds:
+    """The filters the operator confirmed, narrowed to the dead letters they were shown."""
+
+    def __init__(self, filters: Any, ids: set[str]):
+        self.filters = filters
+        self.ids = ids
+
+    def match(self, letter: Any) -> bool:
+        return letter.id in self.ids and self.filters.match(letter)
+
+
+def _act(verb: str, dry_run: bool, flt: Any) -> None:
     from workers.dead_letters import DeadLetterQueue
 
-    flt = _filters(**filters)
+    done = {"replay": "replayed", "purge": "purged"}[verb]
     queue = DeadLetterQueue()
-    items = queue.replay(flt, dry_run) if verb == "replay" else queue.purge(flt, dry_run)
+    progress = _Progress(f"{'checking' if dry_run else verb.removesuffix('e') + 'ing'} dead letters")
+    try:
+        items = queue.replay(flt, dry_run, progress) if verb == "replay" else queue.purge(flt, dry_run, progress)
+    finally:
+        progress.close()
     for item in items:
-        click.echo(f"{'would ' + verb if dry_run else verb + 'ed'}: {item.id} ({item.job.type} {item.job.contact_point}/{item.job.uid})")
-    click.echo(f"{len(items)} dead letter(s) {'would be ' + verb + 'ed' if dry_run else verb + 'ed'}")
+        click.echo(f"{'would ' + verb if dry_run else done}: {item.id} ({item.job.type} {item.job.contact_point}/{item.job.uid})")
+    click.echo(f"{len(items)} dead letter(s) {'would be ' + done if dry_run else done}")
 
 
 @dead_letters.command("replay")
@@ -206,18 +249,52 @@ def replay(all_: bool, dry_run: bool, **filters: Any) -> None:
     """Re-enqueue dead letters as fresh jobs (retry count reset); settings are read anew."""
     if not all_ and not any(filters.values()):
         raise click.UsageError("give a filter (--id, --type, ...) or --all")
-    _act("replay", dry_run, filters)
+    _act("replay", dry_run, _filters(**filters))
 
 
 @dead_letters.command("purge")
 @_filter_options
 @click.option("--all", "all_", is_flag=True, help="Purge every dead letter (required without a filter).")
 @click.option("--dry-run", is_flag=True, help="Show what would be purged.")
-def purge(all_: bool, dry_run: bool, **filters: Any) -> None:
-    """Delete dead letters for good."""
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts).")
+def purge(all_: bool, dry_run: bool, yes: bool, **filters: Any) -> None:
+    """Delete dead letters for good (asks first, unless --yes)."""
+    from workers.dead_letters import DeadLetterQueue
+
     if not all_ and not any(filters.values()):
         raise click.UsageError("give a filter (--id, --type, ...) or --all")
-    _act("purge", dry_run, filters)
+    flt = _filters(**filters)
+    if not dry_run and not yes:
+        matching = DeadLetterQueue().purge(flt, dry_run=True)
+        if not matching:
+            click.echo("0 dead letter(s) purged")
+            return
+        click.confirm(f"Purge {len(matching)} dead letter(s) for good?", abort=True, err=True)
+        flt = _OnlyIds(flt, {letter.id for letter in matching})
+    _act("purge", dry_run, flt)
 
 
-__all__ = ["check_config", "dead_letters", "os", "preview", "worker"]
+@click.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Grafana's receivers-status JSON (plus uid and counts).")
+def status(config_path: str | None, as_json: bool) -> None:
+    """Last delivery attempt, duration and error per contact point and integration (needs ALERTRELAY_REDIS_URL)."""
+    from workers import status as delivery
+
+    config = load_or_exit(config_path) if (config_path or os.environ.get("ALERTRELAY_CONFIG")) else None
+    try:
+        view = delivery.report(delivery.open_store().read(), config)
+    except delivery.StatusUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(view, indent=2, ensure_ascii=False))
+        return
+    if not any(point["integrations"] for point in view):
+        click.echo("no delivery recorded yet")
+        return
+    for line in delivery.table(view):
+        click.echo(line)
+
+
+__all__ = ["check_config", "dead_letters", "os", "preview", "status", "worker"]

@@ -25,7 +25,14 @@ from contracts.job import job_message
 from contracts.registry import REGISTRY
 
 log = logging.getLogger("alertrelay.dead_letters")
+#: ``progress(done, total)``: messages looked at so far, of how many.
+Progress = Callable[[int, int], None]
 _local = threading.local()
+
+
+def publisher(url: str | None = None) -> ConfirmedPublisher:
+    """This thread's confirmed publisher (shared by dead letters, fallbacks and failure notices)."""
+    return _publisher(url)
 
 
 def _publisher(url: str | None) -> ConfirmedPublisher:
@@ -92,21 +99,28 @@ class DeadLetterQueue:
     def __init__(self, url: str | None = None):
         self.url = url
 
-    def _scan(self, act: Callable[[DeadLetter | Unreadable], bool]) -> int:
-        """Offer every message to ``act``; acks those it returns True for, gives back the rest."""
+    def _scan(self, act: Callable[[DeadLetter | Unreadable], bool], progress: Progress | None = None) -> int:
+        """Offer every message to ``act``; acks those it returns True for, gives back the rest.
+
+        ``progress(done, total)`` is called once before the first message and after each one.
+        """
         connection = connect(self.url, attempts=3)
         done = 0
         try:
             channel = connection.channel()
             declare_topology(channel)
             count = channel.queue_declare(topology.DEAD_LETTER_QUEUE, passive=True).method.message_count
-            for _ in range(count):
+            if progress:
+                progress(0, count)
+            for seen in range(1, count + 1):
                 method, _props, body = channel.basic_get(topology.DEAD_LETTER_QUEUE, auto_ack=False)
                 if method is None:
                     break  # somebody else took it meanwhile
                 if act(_decode(body)):
                     channel.basic_ack(method.delivery_tag)
                     done += 1
+                if progress:
+                    progress(seen, count)
         finally:
             connection.close()
         return done
@@ -127,7 +141,7 @@ class DeadLetterQueue:
     def list(self, filters: Filters | None = None) -> list[DeadLetter | Unreadable]:
         return list(self.iter(filters))
 
-    def replay(self, filters: Filters, dry_run: bool = False) -> list[DeadLetter]:
+    def replay(self, filters: Filters, dry_run: bool = False, progress: Progress | None = None) -> list[DeadLetter]:
         """Re-enqueue matching dead letters as fresh jobs; each is acked only once its job is confirmed."""
         replayed: list[DeadLetter] = []
         with ConfirmedPublisher(self.url, job_queues=[e.queue_name for e in REGISTRY.values()]) as publisher:
@@ -148,10 +162,10 @@ class DeadLetterQueue:
                 publisher.publish(entry.queue_name, payload, message_id=job.id, content_type="application/json")
                 return True
 
-            self._scan(act)
+            self._scan(act, progress)
         return replayed
 
-    def purge(self, filters: Filters, dry_run: bool = False) -> list[DeadLetter]:
+    def purge(self, filters: Filters, dry_run: bool = False, progress: Progress | None = None) -> list[DeadLetter]:
         purged: list[DeadLetter] = []
 
         def act(item: DeadLetter | Unreadable) -> bool:
@@ -160,7 +174,7 @@ class DeadLetterQueue:
             purged.append(item)
             return not dry_run
 
-        self._scan(act)
+        self._scan(act, progress)
         return purged
 
 

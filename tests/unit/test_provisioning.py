@@ -100,3 +100,27 @@ def test_duplicate_uid_and_missing_file(tmp_path):
         load_config(dup, env={})
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "nope.yaml", env={})
+
+
+def test_fallbacks_must_exist_and_never_cycle(tmp_path):
+    path = write(tmp_path, "fb.yaml", """
+apiVersion: 1
+contactPoints:
+  - name: a
+    fallbackContactPoint: b
+    receivers:
+      - {uid: a1, type: webhook, settings: {url: 'http://x'}, fallbackContactPoint: c}
+  - name: b
+    fallbackContactPoint: a
+    receivers: []
+  - name: c
+    receivers:
+      - {uid: c1, type: webhook, settings: {url: 'http://x'}, fallbackContactPoint: nope}
+""")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert f'{path}: contact point "c", integration "c1": fallbackContactPoint: no contact point named ' + "'nope'" in err.value.errors
+    assert f'{path}: contact point "a": fallbackContactPoint: fallbacks form a cycle: a → b → a' in err.value.errors
+    path.write_text(path.read_text().replace("    fallbackContactPoint: a\n", "").replace("fallbackContactPoint: nope", "fallbackContactPoint: b"))
+    config = load_config(path, env={})
+    assert config.contact_points["a"].fallback_for("a1") == "c" and config.contact_points["c"].fallback_for("c1") == "b"

@@ -16,6 +16,7 @@ from contracts.provisioning import Integration
 from workers.delivery import http
 from workers.delivery.errors import DeliveryError, permanent
 from workers.delivery.rendering import Rendering
+from workers.delivery.request import url_secret_parts
 from workers.delivery.templates import TemplateError
 from workers.integrations import sender
 from workers.runtime import Runtime
@@ -38,14 +39,20 @@ def prepare(job: Job, runtime: Runtime, now: datetime | None = None) -> Prepared
     if integration.type != job.type:
         raise permanent(f"integration {job.uid!r} is now of type {integration.type!r}, the job is for {job.type!r}")
     secrets = integration.settings.secret_values()
+    secrets = _longest_first(secrets + [part for value in secrets for part in url_secret_parts(value)])
     rendering = Rendering(job.notification, runtime.templates, now or datetime.now(timezone.utc), integration.org_id)
     try:
         request = sender(integration.type).build(rendering, integration.settings)
     except TemplateError as exc:
         raise permanent(str(exc)).redacted(secrets) from None
     if request is not None and hasattr(request, "sensitive_values"):
-        secrets = sorted(set(secrets + request.sensitive_values()), key=len, reverse=True)
+        secrets = _longest_first(secrets + request.sensitive_values())
     return Prepared(integration, request, secrets)
+
+
+def _longest_first(secrets: list[str]) -> list[str]:
+    """Redaction order: a secret that contains another is replaced first."""
+    return sorted(set(secrets), key=len, reverse=True)
 
 
 def send_prepared(prepared: Prepared) -> None:

@@ -8,7 +8,9 @@ Every message is redacted of the integration's secrets before it is stored or lo
 from __future__ import annotations
 
 import email.utils
+import re
 import time
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -19,11 +21,29 @@ BODY_EXCERPT_BYTES = 1024
 REDACTED = "[REDACTED]"
 
 
+#: ``scheme://user:password@``: the password is masked whoever's it is.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:)[^\s/?#@]+@")
+#: A text ending in this much of a secret's beginning ends in a secret cut short by an excerpt limit.
+MIN_CUT_SECRET = 6
+
+
 def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret value (longest first) replaced by ``[REDACTED]``."""
+    """``text`` with every secret value (longest first) replaced by ``[REDACTED]``, also where it
+    appears URL- or form-encoded (a query string, a form body) or is cut short at the end of the
+    text (a body excerpt stops at a byte limit, wherever a secret is), and with the password of
+    any ``scheme://user:password@`` URL masked."""
     for secret in secrets:
         if secret and len(secret) >= 3:
-            text = text.replace(secret, REDACTED)
+            for spelling in dict.fromkeys((secret, quote(secret, safe=""), quote(secret), quote_plus(secret))):
+                text = text.replace(spelling, REDACTED)
+                text = _redact_cut_end(text, spelling)
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
+
+
+def _redact_cut_end(text: str, secret: str) -> str:
+    for length in range(min(len(secret) - 1, len(text)), MIN_CUT_SECRET - 1, -1):
+        if text.endswith(secret[:length]):
+            return text[:-length] + REDACTED
     return text
 
 
@@ -38,8 +58,11 @@ class DeliveryError(Exception):
         status_code: int | None = None,
         body_excerpt: str | None = None,
         retry_after: float | None = None,
+        quick_retry: bool = True,
     ):
+        """``quick_retry=False``: do not retry inside the worker (a timeout would hold a thread again)."""
         super().__init__(message)
+        self.quick_retry = quick_retry
         self.kind = kind
         self.message = message
         self.status_code = status_code
@@ -57,6 +80,7 @@ class DeliveryError(Exception):
             status_code=self.status_code,
             body_excerpt=redact(self.body_excerpt, secrets) if self.body_excerpt is not None else None,
             retry_after=self.retry_after,
+            quick_retry=self.quick_retry,
         )
 
     def failure(self) -> Failure:
@@ -109,7 +133,7 @@ def from_response(response: httpx.Response, what: str = "webhook response status
 def from_transport(exc: httpx.HTTPError) -> DeliveryError:
     """A transport failure; the URL is left out (it may hold a token), as Grafana redacts it."""
     if isinstance(exc, httpx.TimeoutException):
-        return transient(f"the receiver timed out: {type(exc).__name__}")
+        return transient(f"the receiver timed out: {type(exc).__name__}", quick_retry=False)
     if isinstance(exc, httpx.UnsupportedProtocol):
         return permanent(f"unsupported URL: {exc}")
     reason = str(exc).split(" for url")[0] or type(exc).__name__

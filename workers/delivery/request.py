@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import json
 from email.parser import BytesParser
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
@@ -28,8 +29,9 @@ class HttpRequest:
     verify: Any = True
 
     def sensitive_values(self) -> list[str]:
-        """Credentials derived from secrets (``Basic <base64>``), so they are redacted too."""
-        values = []
+        """Credentials derived from secrets (``Basic <base64>``), so they are redacted too, and
+        those of a ``user:password@`` URL (httpx sends them as Basic authentication)."""
+        values = url_credentials(self.url)
         for name, value in self.headers.items():
             if name.lower() in {h.lower() for h in self.sensitive_headers}:
                 values += [value, value.split(" ", 1)[-1]]
@@ -44,6 +46,44 @@ class HttpRequest:
                     headers[name] = REDACTED
         view = {"method": self.method, "url": self.url, "headers": headers, "body": parse_body(self.body, headers)}
         return view if show_secrets else mask(view, secrets)
+
+
+def url_credentials(url: str) -> list[str]:
+    """The password of a ``scheme://user:password@host`` URL, as written and decoded, and the
+    ``Basic`` token httpx makes of the user info; ``[]`` without a password."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    if not password:
+        return []
+    userinfo = f"{unquote(parts.username or '')}:{unquote(password)}"
+    return [password, unquote(password), base64.b64encode(userinfo.encode()).decode()]
+
+
+#: Shorter URL parts are not redacted on their own (``/``, ``alt=json`` and ``v1`` are no credentials).
+MIN_URL_PART = 8
+#: Path segments this long are taken for tokens (Slack's and Discord's webhook tokens, VictorOps keys).
+MIN_PATH_SEGMENT = 16
+
+
+def url_secret_parts(value: str) -> list[str]:
+    """The pieces of a secret URL that a receiver may echo without the rest ("Cannot POST
+    /services/T0/B0/<token>"): its path (with and without the query), long path segments,
+    the query and its long values (raw and decoded), the password. ``[]`` for a non-URL."""
+    try:
+        parts = urlsplit(value.strip())
+        password = parts.password
+    except ValueError:
+        return []
+    if not (parts.scheme and parts.netloc):
+        return []
+    found = [parts.path, f"{parts.path}?{parts.query}" if parts.query else "", parts.query, password or ""]
+    found += [unquote(part) for part in parts.path.split("/") if len(part) >= MIN_PATH_SEGMENT]
+    found += [pair.partition("=")[2] for pair in parts.query.split("&")]
+    found += [item for _, item in parse_qsl(parts.query, keep_blank_values=True)]
+    return [part for part in found if len(part) >= MIN_URL_PART and part.strip("/")]
 
 
 def parse_body(body: bytes, headers: dict[str, str]) -> Any:

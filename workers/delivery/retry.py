@@ -60,7 +60,7 @@ class RetryPolicy:
         """Call ``attempt`` until it succeeds, a permanent error, a long Retry-After, or the limit."""
 
         def retryable(exc: BaseException) -> bool:
-            if not isinstance(exc, DeliveryError) or not exc.transient:
+            if not isinstance(exc, DeliveryError) or not exc.transient or not exc.quick_retry:
                 return False
             return exc.retry_after is None or exc.retry_after <= self.in_process_max_wait
 

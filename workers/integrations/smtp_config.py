@@ -8,6 +8,7 @@ listed by :meth:`SmtpConfig.secret_values` so that errors can be redacted of it.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import ssl
@@ -43,8 +44,12 @@ class SmtpConfig:
     sent_by: str = "Grafana"
 
     def secret_values(self) -> list[str]:
-        """What must never be printed: the password (errors are redacted of it)."""
-        return [self.password] if self.password else []
+        """What must never be printed: the password, also as it travels in ``AUTH PLAIN`` and
+        ``AUTH LOGIN`` (base64), which a server may quote back in its refusal."""
+        if not self.password:
+            return []
+        plain = base64.b64encode(f"\0{self.user}\0{self.password}".encode()).decode()
+        return [plain, base64.b64encode(self.password.encode()).decode(), self.password]
 
     def ssl_context(self) -> ssl.SSLContext:
         """The TLS settings for STARTTLS and implicit TLS (cached: files are read once)."""
