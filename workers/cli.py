@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from alertrelay.options import config_option, format_table, load_or_exit, setup_logging
+from alertrelay.options import config_option, format_table, load_or_exit
 from contracts.event import EventError, parse_event
 from contracts.gocompat import parse_time
 from contracts.registry import REGISTRY

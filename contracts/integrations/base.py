@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 
 DEFAULT_TITLE = '{{ template("default.title") }}'
 DEFAULT_MESSAGE = '{{ template("default.message") }}'
@@ -18,6 +18,17 @@ class Settings(BaseModel):
     """
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_template_means_default(cls, data: Any) -> Any:
+        """As in Grafana, a templated setting left empty renders its default template."""
+        if isinstance(data, dict):
+            for name in template_fields(cls):
+                default = cls.model_fields[name].default
+                if name in data and data[name] in (None, "") and isinstance(default, str) and default:
+                    data = {k: v for k, v in data.items() if k != name}
+        return data
 
     def templated(self) -> dict[str, str]:
         """Setting name → template source, for every templated setting (checked at load)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -27,12 +26,6 @@ class DiscordSettings(Settings):
             raise ValueError("could not find webhook url property in settings")
         return value
 
-    @field_validator("title", "message", mode="before")
-    @classmethod
-    def _default_templates(cls, value: Any, info: Any) -> Any:
-        if value in (None, ""):
-            return DEFAULT_TITLE if info.field_name == "title" else DEFAULT_MESSAGE
-        return value
 
     def templated(self) -> dict[str, str]:
         fields = {"url": self.url.get_secret_value(), "title": self.title, "message": self.message}

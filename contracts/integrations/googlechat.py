@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -46,12 +45,6 @@ class GoogleChatSettings(Settings):
     def _url(cls, value: SecretStr) -> SecretStr:
         return SecretStr(non_empty(value.get_secret_value()))
 
-    @field_validator("title", "message", mode="before")
-    @classmethod
-    def _default_templates(cls, value: Any, info: Any) -> Any:
-        if value in (None, ""):
-            return DEFAULT_TITLE if info.field_name == "title" else DEFAULT_MESSAGE
-        return value
 
     def templated(self) -> dict[str, str]:
         return {"url": self.url.get_secret_value(), "title": self.title, "message": self.message}

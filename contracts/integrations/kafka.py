@@ -47,12 +47,6 @@ class KafkaSettings(Settings):
             raise ValueError(f"unsupported api version: {value}; use v2 or v3")
         return value
 
-    @field_validator("description", "details", mode="before")
-    @classmethod
-    def _default_templates(cls, value: Any, info: Any) -> Any:
-        if value in (None, ""):
-            return DEFAULT_TITLE if info.field_name == "description" else DEFAULT_MESSAGE
-        return value
 
     @model_validator(mode="after")
     def _cluster_id(self) -> "KafkaSettings":

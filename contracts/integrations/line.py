@@ -6,7 +6,6 @@ LINE Notify was shut down on 31 March 2025. Grafana keeps the type so existing f
 
 from __future__ import annotations
 
-from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -23,9 +22,3 @@ class LineSettings(Settings):
     def _token(cls, value: SecretStr) -> SecretStr:
         return SecretStr(non_empty(value.get_secret_value()))
 
-    @field_validator("title", "description", mode="before")
-    @classmethod
-    def _default_templates(cls, value: Any, info: Any) -> Any:
-        if value in (None, ""):
-            return DEFAULT_TITLE if info.field_name == "title" else DEFAULT_MESSAGE
-        return value

@@ -51,12 +51,6 @@ class OnCallSettings(Settings):
         text = str(number)
         return max(0, int(text)) if _INTEGER.fullmatch(text) else 0
 
-    @field_validator("title", "message", mode="before")
-    @classmethod
-    def _default_templates(cls, value: Any, info: Any) -> Any:
-        if value in (None, ""):
-            return DEFAULT_TITLE if info.field_name == "title" else DEFAULT_MESSAGE
-        return value
 
     @model_validator(mode="after")
     def _auth(self) -> "OnCallSettings":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -28,9 +27,3 @@ class TeamsSettings(Settings):
             raise ValueError("could not find url property in settings")
         return value.strip()
 
-    @field_validator("title", "message", mode="before")
-    @classmethod
-    def _default_templates(cls, value: Any, info: Any) -> Any:
-        if value in (None, ""):
-            return DEFAULT_TITLE if info.field_name == "title" else DEFAULT_TEAMS_MESSAGE
-        return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -52,9 +51,3 @@ class ThreemaSettings(Settings):
             raise ValueError("must not be empty (the Threema API secret)")
         return value
 
-    @field_validator("title", "description", mode="before")
-    @classmethod
-    def _default_templates(cls, value: Any, info: Any) -> Any:
-        if value in (None, ""):
-            return DEFAULT_TITLE if info.field_name == "title" else DEFAULT_MESSAGE
-        return value

@@ -90,12 +90,6 @@ class WebhookSettings(Settings):
         except (TypeError, ValueError):
             return 0  # Grafana turns an invalid value into "no limit"
 
-    @field_validator("title", "message", mode="before")
-    @classmethod
-    def _default_templates(cls, value: Any, info: Any) -> Any:
-        if value in (None, ""):
-            return DEFAULT_TITLE if info.field_name == "title" else DEFAULT_MESSAGE
-        return value
 
     @field_validator("headers")
     @classmethod

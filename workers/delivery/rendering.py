@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,12 @@ class Rendering:
 
     def __post_init__(self) -> None:
         self.data = extended_data(self.notification, self.now)
+
+    @property
+    def group_key_hash(self) -> str:
+        """``Key.Hash()``: SHA-256 of the group key, Grafana's PagerDuty ``dedup_key``, Opsgenie alias,
+        VictorOps ``entity_id``: the same for the whole life of the alert group."""
+        return hashlib.sha256(self.data["groupKey"].encode()).hexdigest()
 
     def truncated(self, max_alerts: int) -> tuple["Rendering", int]:
         """The same notification keeping only the first ``max_alerts`` alerts (0 = all)."""

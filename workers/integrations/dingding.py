@@ -18,7 +18,7 @@ from contracts.integrations.dingding import DingDingSettings
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
-from workers.integrations.googlechat import join_url_path
+from workers.delivery.urls import join_url_path
 
 
 def build(rendering: Rendering, settings: DingDingSettings) -> HttpRequest:

@@ -16,7 +16,7 @@ from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
 from workers.delivery.template_data import TemplateData
 from workers.delivery.truncate import truncate_runes
-from workers.integrations.slack import join_url_path
+from workers.delivery.urls import join_url_path
 
 MAX_CONTENT_RUNES = 2000
 MAX_TITLE_RUNES = 256

@@ -9,16 +9,16 @@ is absolute) and a version line, then a "Screenshots" card when alerts carry an
 
 from __future__ import annotations
 
-import posixpath
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from contracts.gocompat import go_json
 from contracts.integrations.googlechat import GoogleChatSettings
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
+from workers.delivery.urls import join_url_path
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -73,14 +73,3 @@ def rfc822(moment: datetime) -> str:
     utc = moment.astimezone(timezone.utc)
     return f"{utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year % 100:02d} {utc:%H:%M} UTC"
 
-
-def join_url_path(base: str, path: str) -> str:
-    """Grafana's ``JoinURLPath``: ``path`` joined onto the URL's path and cleaned, query kept."""
-    try:
-        parts = urlsplit(base)
-    except ValueError:
-        return base
-    joined = posixpath.normpath("/".join(p for p in (parts.path, path) if p))
-    if joined.startswith("//"):  # Go's path.Clean keeps one leading slash, Python's keeps two
-        joined = "/" + joined.lstrip("/")
-    return urlunsplit((parts.scheme, parts.netloc, joined, parts.query, parts.fragment))

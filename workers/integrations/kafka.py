@@ -11,11 +11,8 @@ of the group key). Success: v2 any 2xx; v3 a 2xx whose JSON body has a 2xx ``err
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
 import httpx
 
 from contracts.gocompat import go_json
@@ -24,8 +21,8 @@ from workers.delivery.errors import DeliveryError, body_excerpt, kind_of_status
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
+from workers.delivery.urls import join_url_path
 from workers.delivery.template_data import TemplateData
-from workers.integrations.threema import go_path_join
 
 V2_HEADERS = {"Content-Type": "application/vnd.kafka.json.v2+json", "Accept": "application/vnd.kafka.v2+json"}
 V3_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -69,15 +66,11 @@ def kafka_record(rendering: Rendering, settings: KafkaSettings, data: TemplateDa
         "alert_state": "ok" if data.Status == "resolved" else "alerting",
         "client_url": join_url_path(data.ExternalURL, "/alerting/list"),
         "contexts": images,
-        "incident_key": hashlib.sha256(rendering.data["groupKey"].encode()).hexdigest(),
+        "incident_key": rendering.group_key_hash,
     }
     return {key: value for key, value in fields.items() if key == "description" or value}
 
 
-def join_url_path(base: str, path: str) -> str:
-    """Grafana's ``JoinURLPath``: the URL with ``path`` joined (Go ``path.Join``) onto its path."""
-    parts = urlsplit(base)
-    return urlunsplit((parts.scheme, parts.netloc, go_path_join(parts.path, path), parts.query, parts.fragment))
 
 
 def check_v3_response(response: httpx.Response) -> None:

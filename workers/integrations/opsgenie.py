@@ -10,10 +10,8 @@ the common labels, ``og_priority``, responders). Close (``autoClose``, every ale
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from contracts.gocompat import go_json
 from contracts.integrations.base import DEFAULT_MESSAGE, DEFAULT_TITLE
@@ -22,6 +20,7 @@ from workers.delivery.endpoints import api_url
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
+from workers.delivery.urls import alert_list_url
 from workers.delivery.template_data import TemplateData
 from workers.delivery.templates import TemplateError
 from workers.delivery.truncate import truncate_runes
@@ -33,7 +32,7 @@ SOURCE = "Grafana"
 
 def build(rendering: Rendering, settings: OpsgenieSettings) -> HttpRequest | None:
     """The create or close request; ``None`` for a resolved group without ``autoClose``."""
-    alias = group_key_hash(rendering)
+    alias = rendering.group_key_hash
     if rendering.data["status"] == "resolved":
         if not settings.autoClose:
             return None
@@ -63,7 +62,7 @@ def _request(url: str, body: str, settings: OpsgenieSettings) -> HttpRequest:
 
 def create_message(rendering: Rendering, settings: OpsgenieSettings, data: TemplateData, alias: str) -> dict[str, Any]:
     """Grafana's create message, keys in its JSON order (``omitempty`` fields left out when empty)."""
-    list_url = rule_url(rendering.data["externalURL"])
+    list_url = alert_list_url(rendering.data["externalURL"])
     labels = {name: rendering.render(value, data) for name, value in sorted(data.CommonLabels.items())}
     message = {
         "alias": alias,
@@ -115,16 +114,8 @@ def render_responder(rendering: Rendering, responder: Responder, data: TemplateD
     return [{**{k: v for k, v in fields.items() if k != "type" and v}, "type": fields["type"]}]
 
 
-def group_key_hash(rendering: Rendering) -> str:
-    """Alertmanager's ``Key.Hash()``: lowercase hex SHA-256 of the group key."""
-    return hashlib.sha256(rendering.data["groupKey"].encode()).hexdigest()
 
 
-def rule_url(external_url: str) -> str:
-    """Grafana's ``JoinURLPath(externalURL, "/alerting/list")``."""
-    parts = urlsplit(external_url)
-    path = posixpath.normpath(parts.path.rstrip("/") + "/alerting/list")
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
 def endpoint(url: str) -> str:

@@ -8,7 +8,6 @@ both with ``dedup_key`` = SHA-256 of the group key so PagerDuty pairs them. Succ
 
 from __future__ import annotations
 
-import hashlib
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,7 +61,7 @@ def message(rendering: Rendering, settings: PagerDutySettings, data: TemplateDat
     return omit_empty(
         {
             "routing_key": settings.integrationKey.get_secret_value(),
-            "dedup_key": group_key_hash(rendering),
+            "dedup_key": rendering.group_key_hash,
             "event_action": "resolve" if data.Status == "resolved" else "trigger",
             "payload": payload,
             "client": render(settings.client),
@@ -89,9 +88,6 @@ def severity(rendered: str) -> str:
     return value if value in KNOWN_SEVERITIES else DEFAULT_SEVERITY
 
 
-def group_key_hash(rendering: Rendering) -> str:
-    """Alertmanager's ``Key.Hash()``: lowercase hex SHA-256 of the group key."""
-    return hashlib.sha256(rendering.data["groupKey"].encode()).hexdigest()
 
 
 def endpoint(url: str) -> str:

@@ -14,14 +14,12 @@ notification always gives the same bytes (previews and tests compare them).
 from __future__ import annotations
 
 import hashlib
-import posixpath
-from urllib.parse import urlsplit, urlunsplit
-
 from contracts.integrations.pushover import PushoverSettings
 from workers.delivery.endpoints import api_url
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
+from workers.delivery.urls import alert_list_url
 from workers.delivery.template_data import TemplateData
 from workers.delivery.truncate import truncate_runes
 
@@ -60,7 +58,7 @@ def fields(rendering: Rendering, settings: PushoverSettings, data: TemplateData)
         out.append(("device", rendering.render(settings.device, data)))
     out += [
         ("title", truncate_runes(rendering.render(settings.title, data), MAX_TITLE_RUNES)[0]),
-        ("url", truncate_runes(rule_url(rendering.data["externalURL"]), MAX_URL_RUNES)[0]),
+        ("url", truncate_runes(alert_list_url(rendering.data["externalURL"]), MAX_URL_RUNES)[0]),
         ("url_title", "Show alert rule"),
         ("message", message(rendering.render(settings.message, data))),
     ]
@@ -94,9 +92,3 @@ def multipart(form: list[tuple[str, str]], secret_count: int = 0) -> tuple[bytes
     body = b"\r\n".join(parts) + f"\r\n--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
 
-
-def rule_url(external_url: str) -> str:
-    """Grafana's ``JoinURLPath(externalURL, "/alerting/list")``."""
-    parts = urlsplit(external_url)
-    path = posixpath.normpath(parts.path.rstrip("/") + "/alerting/list")
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))

@@ -8,15 +8,13 @@ any alert fires, 0 once all are resolved. Success: any 2xx.
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
 from contracts.gocompat import go_json
 from contracts.integrations.sensugo import SensuGoSettings
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
+from workers.delivery.urls import alert_list_url
 from workers.delivery.template_data import TemplateData
 
 DEFAULT_NAME = "default"
@@ -43,7 +41,7 @@ def build(rendering: Rendering, settings: SensuGoSettings) -> HttpRequest:
 
 def event(rendering: Rendering, settings: SensuGoSettings, data: TemplateData, namespace: str) -> dict[str, Any]:
     """Grafana's event body, every map's keys sorted."""
-    list_url = rule_url(rendering.data["externalURL"])
+    list_url = alert_list_url(rendering.data["externalURL"])
     labels = {"ruleURL": list_url}
     image = next((a["imageURL"] for a in rendering.data["alerts"] if a.get("imageURL")), None)
     if image:
@@ -69,9 +67,3 @@ def event(rendering: Rendering, settings: SensuGoSettings, data: TemplateData, n
         "ruleUrl": list_url,
     }
 
-
-def rule_url(external_url: str) -> str:
-    """Grafana's ``JoinURLPath(externalURL, "/alerting/list")``."""
-    parts = urlsplit(external_url)
-    path = posixpath.normpath(parts.path.rstrip("/") + "/alerting/list")
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))

@@ -10,10 +10,7 @@ Alerts carry no images in alertrelay, so Grafana's image upload step never appli
 from __future__ import annotations
 
 import json
-import posixpath
 from typing import Callable
-from urllib.parse import urlsplit, urlunsplit
-
 import httpx
 
 from contracts.dead_letter import FailureKind
@@ -32,6 +29,7 @@ from workers.delivery.errors import (
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
+from workers.delivery.urls import join_url_path
 from workers.delivery.template_data import TemplateData
 from workers.delivery.truncate import truncate_runes
 
@@ -121,16 +119,6 @@ def title_link(rendering: Rendering) -> str:
     return join_url_path(rendering.data["externalURL"], "/alerting/list")
 
 
-def join_url_path(base: str, extra: str) -> str:
-    """Grafana's ``JoinURLPath``: ``extra`` appended to the URL's path, cleaned like Go's ``path.Join``."""
-    try:
-        parts = urlsplit(base)
-    except ValueError:
-        return base
-    joined = posixpath.normpath("/".join(p for p in (parts.path, extra) if p))
-    if joined.startswith("//"):
-        joined = "/" + joined.lstrip("/")
-    return urlunsplit((parts.scheme, parts.netloc, joined, parts.query, parts.fragment))
 
 
 def _target(settings: SlackSettings) -> str:

@@ -126,7 +126,7 @@ def build(rendering: Rendering, settings: SnsSettings) -> SnsRequest:
         topic = render(settings.topic_arn)
         params["TopicArn"] = topic
         if topic.endswith(".fifo"):
-            key = hashlib.sha256(rendering.data["groupKey"].encode()).hexdigest()
+            key = rendering.group_key_hash
             params["MessageDeduplicationId"] = key
             params["MessageGroupId"] = key
     if settings.phone_number:

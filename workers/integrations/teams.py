@@ -19,7 +19,7 @@ from workers.delivery.errors import body_excerpt, permanent, transient
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
-from workers.integrations.slack import join_url_path
+from workers.delivery.urls import join_url_path
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 LEGACY_HOST_SUFFIX = "webhook.office.com"

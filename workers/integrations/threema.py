@@ -16,6 +16,7 @@ from workers.delivery.endpoints import api_url
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
+from workers.delivery.urls import go_path_join
 
 API_URL = "https://msgapi.threema.ch/send_simple"
 FIRING_EMOJI = "\u26a0\ufe0f "  # warning sign
@@ -61,27 +62,3 @@ def message_text(rendering: Rendering, settings: ThreemaSettings) -> str:
         if alert.get("imageURL"):
             text += f"*Image:* {alert['imageURL']}\n"
     return text
-
-
-def go_path_join(*elements: str) -> str:
-    """Go's ``path.Join``: the non-empty elements joined by ``/``, then cleaned; ``""`` if none."""
-    joined = "/".join(e for e in elements if e)
-    return go_path_clean(joined) if joined else ""
-
-
-def go_path_clean(path: str) -> str:
-    """Go's ``path.Clean``: one slash between segments, ``.`` and ``..`` resolved, no trailing slash."""
-    rooted = path.startswith("/")
-    segments: list[str] = []
-    for segment in path.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if segments and segments[-1] != "..":
-                segments.pop()
-            elif not rooted:
-                segments.append("..")
-            continue
-        segments.append(segment)
-    cleaned = ("/" if rooted else "") + "/".join(segments)
-    return cleaned or "."

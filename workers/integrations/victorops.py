@@ -9,17 +9,16 @@ key, so VictorOps pairs the ``RECOVERY`` with the incident it opened. ``message_
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from contracts.gocompat import go_json
 from contracts.integrations.victorops import DEFAULT_MESSAGE_TYPE, VictorOpsSettings
 from workers.delivery.http import USER_AGENT
 from workers.delivery.rendering import Rendering
 from workers.delivery.request import HttpRequest
+from workers.delivery.urls import alert_list_url
 from workers.delivery.template_data import TemplateData
 from workers.delivery.templates import TemplateError
 from workers.delivery.truncate import truncate_runes
@@ -53,9 +52,9 @@ def build(rendering: Rendering, settings: VictorOpsSettings) -> VictorOpsRequest
 
 def body(rendering: Rendering, settings: VictorOpsSettings, data: TemplateData) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "alert_url": rule_url(rendering.data["externalURL"]),
+        "alert_url": alert_list_url(rendering.data["externalURL"]),
         "entity_display_name": rendering.render(settings.title, data),
-        "entity_id": hashlib.sha256(rendering.data["groupKey"].encode()).hexdigest(),
+        "entity_id": rendering.group_key_hash,
         "message_type": message_type(rendering, settings, data),
         "monitoring_tool": f"Grafana v{data.AppVersion}",
         "state_message": truncate_runes(rendering.render(settings.description, data), MAX_STATE_MESSAGE_RUNES)[0],
@@ -82,9 +81,3 @@ def target_url(rendering: Rendering, settings: VictorOpsSettings, data: Template
     except TemplateError:
         return raw
 
-
-def rule_url(external_url: str) -> str:
-    """Grafana's ``JoinURLPath(externalURL, "/alerting/list")``."""
-    parts = urlsplit(external_url)
-    path = posixpath.normpath(parts.path.rstrip("/") + "/alerting/list")
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
