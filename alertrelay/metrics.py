@@ -125,6 +125,8 @@ class WorkerMetrics:
     dead_letters: Any
     in_flight: Any
     status_write_failures: Any
+    circuit_opened: Any
+    short_circuited: Any
 
 
 @dataclass
@@ -198,6 +200,14 @@ def worker() -> WorkerMetrics:
         in_flight=Gauge("alertrelay_jobs_in_flight", "Jobs being delivered right now, by type.", ["type"], multiprocess_mode="livesum"),
         status_write_failures=Counter(
             "alertrelay_status_write_failures", "Delivery status records that could not be written to Redis."
+        ),
+        circuit_opened=Counter(
+            "alertrelay_circuit_opened", "Circuit breakers opened after a run of transient failures, by type.", ["type"]
+        ),
+        short_circuited=Counter(
+            "alertrelay_circuit_short_circuited",
+            "Jobs sent back to the delay queue without a network call (breaker open or destination busy), by type.",
+            ["type"],
         ),
     )
 

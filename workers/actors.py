@@ -19,6 +19,7 @@ from typing import Any, Callable
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
+from alertrelay import metrics
 from contracts.dead_letter import DeadLetter
 from contracts.job import Job
 from contracts.registry import REGISTRY, IntegrationType
@@ -62,11 +63,13 @@ def process(job_data: dict[str, Any]) -> None:
     breakers = breaker.current()
     wait = breakers.admit(job.uid)
     if wait > 0:
+        _count_short_circuit(job)
         error = transient(f"circuit open for integration {job.uid!r} after repeated failures; next probe in {wait:.0f}s")
         _retry_or_dead_letter(job, error, options, first_ms, now_ms, attempts[0], current, delay=wait)
         return
     slot = breakers.enter(job.uid)
     if slot is None:
+        _count_short_circuit(job)
         raise dramatiq.Retry(message="destination busy", delay=int(random.uniform(1000, 2000)))
     started = time.monotonic()
     try:
@@ -88,8 +91,20 @@ def process(job_data: dict[str, Any]) -> None:
     finally:
         breakers.leave(job.uid, slot)
     # A permanent error means the destination answered: only transient ones count against it.
-    breakers.record(job.uid, ok=not error.transient)
+    if breakers.record(job.uid, ok=not error.transient):
+        _metric(lambda m: m.circuit_opened.labels(metrics.integration_type(job.type)).inc())
     _retry_or_dead_letter(job, error, options, first_ms, now_ms, attempts[0], current)
+
+
+def _metric(update: Callable[[Any], None]) -> None:
+    try:
+        update(metrics.worker())
+    except Exception:  # noqa: BLE001 - metrics must never fail a delivery
+        log.debug("metric update failed", exc_info=True)
+
+
+def _count_short_circuit(job: Job) -> None:
+    _metric(lambda m: m.short_circuited.labels(metrics.integration_type(job.type)).inc())
 
 
 def _retry_or_dead_letter(

@@ -192,10 +192,13 @@ class Breakers:
             log.warning("circuit breaker unavailable (%s); sending anyway", type(exc).__name__)
             return 0.0
 
-    def record(self, uid: str, ok: bool, transient: bool = True) -> None:
-        """Note an attempt's outcome: successes close, transient failures count towards opening."""
+    def record(self, uid: str, ok: bool, transient: bool = True) -> bool:
+        """Note an attempt's outcome: successes close, transient failures count towards opening.
+
+        Returns True when this failure opened the breaker.
+        """
         if not self.enabled:
-            return
+            return False
         try:
             if ok:
                 if self.store.get(uid).state != "closed":
@@ -206,15 +209,29 @@ class Breakers:
                 if before.state != "closed" and before.retry_in(self.cooldown, time.time()) == 0:
                     self.store.reopen(uid, time.time())
                     log.warning("circuit for %s stays open: the probe failed", uid)
-                    return
+                    return False
                 after = self.store.failure(uid, self.threshold, time.time())
                 if after.state == "open" and before.state == "closed":
                     log.warning("circuit for %s opened after %d transient failures in a row", uid, after.failures)
+                    return True
         except Exception as exc:  # noqa: BLE001
             log.warning("circuit breaker unavailable (%s)", type(exc).__name__)
+        return False
 
     def state(self, uid: str) -> BreakerState:
         return self.store.get(uid)
+
+    def describe(self, uid: str) -> str:
+        """``closed``, ``open`` or ``half-open`` (cool-down over, waiting for a probe), for status views."""
+        if not self.enabled:
+            return "off"
+        try:
+            state = self.store.get(uid)
+        except Exception:  # noqa: BLE001
+            return "unknown"
+        if state.state == "closed":
+            return "closed"
+        return "open" if state.retry_in(self.cooldown, time.time()) > 0 else "half-open"
 
 
 _lock = threading.Lock()

@@ -211,7 +211,15 @@ def _integration_view(uid: str, type_name: str, row: dict[str, str] | None, conf
         "lastDelivered": row.get("last_delivered") or ZERO_TIME,
         "counts": {name: int(row.get(name) or 0) for name in COUNTERS},
         "configured": configured,
+        "circuit": _circuit(uid),
     }
+
+
+def _circuit(uid: str) -> str:
+    """The destination's circuit breaker, as every worker sees it (Redis holds it for all)."""
+    from workers import breaker
+
+    return breaker.current().describe(uid)
 
 
 def report(rows: Iterable[dict[str, str]], config: Any = None) -> list[dict[str, Any]]:
@@ -236,7 +244,7 @@ def table(view: list[dict[str, Any]]) -> list[str]:
     """``report`` as a readable table, one line per integration."""
     from alertrelay.options import format_table
 
-    head = ["CONTACT POINT", "UID", "TYPE", "LAST ATTEMPT", "DURATION", "OUTCOME", "OK", "RETRY", "DEAD", "LAST ERROR"]
+    head = ["CONTACT POINT", "UID", "TYPE", "LAST ATTEMPT", "DURATION", "OUTCOME", "OK", "RETRY", "DEAD", "CIRCUIT", "LAST ERROR"]
     rows = []
     for point in view:
         for i in point["integrations"]:
@@ -245,7 +253,7 @@ def table(view: list[dict[str, Any]]) -> list[str]:
             rows.append([
                 point["name"], i["uid"], i["name"], "never" if never else i["lastNotifyAttempt"][:23].replace("T", " "),
                 "-" if never else i["lastNotifyAttemptDuration"], (i["lastOutcome"] or "-") + ("" if i["configured"] else " (removed)"),
-                str(counts["delivered"]), str(counts["retry_scheduled"]), str(counts["dead_lettered"]),
+                str(counts["delivered"]), str(counts["retry_scheduled"]), str(counts["dead_lettered"]), i["circuit"],
                 " ".join(i["lastNotifyAttemptError"].split())[:100] or "-",
             ])
     return format_table(head, rows)

@@ -86,13 +86,13 @@ def test_status_report_lists_configured_integrations_first_and_marks_removed_one
                  "lastNotifyAttemptDuration": "0s", "lastNotifyAttemptError": "", "lastOutcome": "",
                  "lastDelivered": "0001-01-01T00:00:00.000Z",
                  "counts": {"delivered": 0, "retry_scheduled": 0, "dead_lettered": 0, "duplicate": 0, "error": 0},
-                 "configured": True}
+                 "configured": True, "circuit": "closed"}
     assert b["lastNotifyAttemptDuration"] == "152ms" and b["counts"]["dead_lettered"] == 1
     [gone] = view[1]["integrations"]
     assert gone["configured"] is False and gone["lastNotifyAttemptDuration"] == "1s500ms"
     lines = status.table(view)
     assert lines[0].split() == ["CONTACT", "POINT", "UID", "TYPE", "LAST", "ATTEMPT", "DURATION", "OUTCOME", "OK", "RETRY",
-                                "DEAD", "LAST", "ERROR"]
+                                "DEAD", "CIRCUIT", "LAST", "ERROR"]
     assert "never" in lines[1] and "2024-05-01 10:30:00.123" in lines[2] and "delivered (removed)" in lines[3]
     assert len({line.index("TYPE") if "TYPE" in line else lines[0].index("TYPE") for line in lines}) == 1
 

@@ -41,9 +41,14 @@ def redact(text: str, secrets: list[str]) -> str:
 
 
 def _redact_cut_end(text: str, secret: str) -> str:
-    for length in range(min(len(secret) - 1, len(text)), MIN_CUT_SECRET - 1, -1):
-        if text.endswith(secret[:length]):
-            return text[:-length] + REDACTED
+    """``text`` with its longest ending that is a beginning of ``secret`` (at least
+    ``MIN_CUT_SECRET`` characters) replaced by ``[REDACTED]``."""
+    tail = text[-(len(secret) - 1):] if len(secret) > 1 else ""
+    at = tail.find(secret[0])
+    while 0 <= at <= len(tail) - MIN_CUT_SECRET:
+        if secret.startswith(tail[at:]):
+            return text[: len(text) - len(tail) + at] + REDACTED
+        at = tail.find(secret[0], at + 1)
     return text
 
 
