@@ -74,7 +74,7 @@ contactPoints:
 """
 
 
-def test_breaker_stops_calling_a_hanging_destination_and_a_probe_closes_it(pipeline_factory, make_receiver):
+def test_breaker_stops_calling_a_hanging_destination_and_a_probe_closes_it(pipeline_factory, make_receiver, redis_url):
     steady = make_receiver()
     steady.expect_request("/ok").respond_with_data("ok")
     flaky = Switchable()
@@ -87,10 +87,15 @@ def test_breaker_stops_calling_a_hanging_destination_and_a_probe_closes_it(pipel
             wait_for(lambda: len(steady.log) == 12, 30, what="the healthy destination to get all 12")
             time.sleep(2.5)
             assert flaky.connections <= 6, f"the open breaker should stop calls; saw {flaky.connections} for 12 jobs"
+            shown = json.loads(pipeline.cli("status", "--json").stdout)
+            circuits = {i["uid"]: i["circuit"] for p in shown for i in p["integrations"]}
+            assert circuits["flaky"] in ("open", "half-open") and circuits["steady"] == "closed"
             flaky.hang = False
             wait_for(lambda: len(flaky.delivered) >= 12, 60, what="everything to the recovered destination")
             assert pipeline.dead_letters() == []
             assert "circuit for flaky opened" in pipeline.logs()
+            shown = json.loads(pipeline.cli("status", "--json").stdout)
+            assert {i["uid"]: i["circuit"] for p in shown for i in p["integrations"]}["flaky"] == "closed"
     finally:
         flaky.close()
 
