@@ -41,18 +41,30 @@ def rabbitmq_url() -> str:
     return os.environ.get("RABBITMQ_URL") or DEFAULT_URL
 
 
-def connection_parameters(url: str | None = None) -> pika.URLParameters:
-    params = pika.URLParameters(url or rabbitmq_url())
-    if "heartbeat" not in (url or rabbitmq_url()):
+def broker_urls(url: str | None = None) -> list[str]:
+    """The broker URLs: ``RABBITMQ_URL`` may list several nodes separated by ``;`` (as Dramatiq's)."""
+    return [part.strip() for part in (url or rabbitmq_url()).split(";") if part.strip()]
+
+
+def connection_parameters(url: str | None = None, node: int = 0) -> pika.URLParameters:
+    """Parameters for one node (``node`` counts round the list, so reconnects try the next one)."""
+    urls = broker_urls(url)
+    chosen = urls[node % len(urls)]
+    params = pika.URLParameters(chosen)
+    if "heartbeat" not in chosen:
         params.heartbeat = 30
     params.blocked_connection_timeout = 60
     return params
 
 
 def safe_url(url: str | None = None) -> str:
-    """The broker URL with its password masked, for log lines."""
-    params = pika.URLParameters(url or rabbitmq_url())
-    return f"amqp://{params.credentials.username}:***@{params.host}:{params.port}/{params.virtual_host}"
+    """The broker URL(s) with passwords masked, for log lines."""
+    shown = []
+    for one in broker_urls(url):
+        params = pika.URLParameters(one)
+        scheme = "amqps" if params.ssl_options else "amqp"
+        shown.append(f"{scheme}://{params.credentials.username}:***@{params.host}:{params.port}/{params.virtual_host}")
+    return ";".join(shown)
 
 
 def connect(url: str | None = None, attempts: int = 0, on_wait: Callable[[Exception], None] | None = None) -> pika.BlockingConnection:
@@ -60,7 +72,7 @@ def connect(url: str | None = None, attempts: int = 0, on_wait: Callable[[Except
     delay, tried = 0.5, 0
     while True:
         try:
-            return pika.BlockingConnection(connection_parameters(url))
+            return pika.BlockingConnection([connection_parameters(url, n) for n in range(len(broker_urls(url)))])
         except RECONNECT_ERRORS as exc:
             tried += 1
             if attempts and tried >= attempts:

@@ -96,6 +96,7 @@ class Router:
         self._remaining: dict[int, int] = {}  # event delivery tag → confirms still awaited
         self._consumer_tag: str | None = None
         self.exit_code = 0
+        self._attempt = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -103,12 +104,13 @@ class Router:
         while not self.stopping.is_set():
             self._reset()
             self._connection = SelectConnection(
-                connection_parameters(self.url),
+                connection_parameters(self.url, node=self._attempt),
                 on_open_callback=self._on_open,
                 on_open_error_callback=self._on_open_error,
                 on_close_callback=self._on_closed,
             )
             self._connection.ioloop.start()
+            self._attempt += 1  # the next connection tries the next node of a cluster
             if not self.stopping.is_set():
                 time.sleep(1.0)
         log.info("router stopped: %d event(s) routed, %d rejected", self.routed, self.rejected)
