@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import time
+import traceback
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -77,8 +78,9 @@ def process(job_data: dict[str, Any]) -> None:
     except DeliveryError as exc:
         error = exc
     except Exception as exc:  # a bug must not lose the job: retry it like a transient failure
-        log.exception("job %s: unexpected error", job.id)
-        error = transient(redact(f"internal error: {type(exc).__name__}: {exc}", _secrets_of(job)))
+        secrets = _secrets_of(job)
+        log.error("job %s: unexpected error\n%s", job.id, redact(traceback.format_exc(), secrets))
+        error = transient(redact(f"internal error: {type(exc).__name__}: {exc}", secrets))
     else:
         breakers.record(job.uid, ok=True)
         if suppressor is not None:

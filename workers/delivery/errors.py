@@ -8,6 +8,7 @@ Every message is redacted of the integration's secrets before it is stored or lo
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from urllib.parse import quote, quote_plus
@@ -29,12 +30,14 @@ MIN_CUT_SECRET = 6
 
 def redact(text: str, secrets: list[str]) -> str:
     """``text`` with every secret value (longest first) replaced by ``[REDACTED]``, also where it
-    appears URL- or form-encoded (a query string, a form body) or is cut short at the end of the
-    text (a body excerpt stops at a byte limit, wherever a secret is), and with the password of
-    any ``scheme://user:password@`` URL masked."""
+    appears URL- or form-encoded (a query string, a form body), escaped (an exception quoting
+    ``b'Bearer tok\\n'``, a JSON body), or cut short at the end of the text (a body excerpt stops
+    at a byte limit, wherever a secret is), and with the password of any
+    ``scheme://user:password@`` URL masked."""
     for secret in secrets:
         if secret and len(secret) >= 3:
-            for spelling in dict.fromkeys((secret, quote(secret, safe=""), quote(secret), quote_plus(secret))):
+            for spelling in dict.fromkeys((secret, quote(secret, safe=""), quote(secret), quote_plus(secret),
+                                           repr(secret.encode())[2:-1], json.dumps(secret)[1:-1])):
                 text = text.replace(spelling, REDACTED)
                 text = _redact_cut_end(text, spelling)
     return _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
@@ -141,5 +144,7 @@ def from_transport(exc: httpx.HTTPError) -> DeliveryError:
         return transient(f"the receiver timed out: {type(exc).__name__}", quick_retry=False)
     if isinstance(exc, httpx.UnsupportedProtocol):
         return permanent(f"unsupported URL: {exc}")
+    if isinstance(exc, httpx.LocalProtocolError):  # e.g. a header value our settings made illegal
+        return permanent(f"invalid request: {exc}")
     reason = str(exc).split(" for url")[0] or type(exc).__name__
     return transient(f"connection error: {type(exc).__name__}: {reason}")
