@@ -85,7 +85,7 @@ def process(job_data: dict[str, Any]) -> None:
         breakers.record(job.uid, ok=True)
         if suppressor is not None:
             suppressor.record(job.id)
-        log.info(
+        log.debug(  # one line per delivery would cost more than the delivery; see metrics and status
             "delivered job %s (%s %s/%s) in %.0f ms after %d attempt(s)",
             job.id, job.type, job.contact_point, job.uid, (time.monotonic() - started) * 1000, attempts[0],
         )

@@ -54,8 +54,23 @@ def watch_config() -> Any:
     return watch("worker", apply, current=current)
 
 
+def warm_up() -> None:
+    """Load the configuration and every sender now, not on the first job (its latency counts)."""
+    from contracts.registry import REGISTRY
+    from workers import runtime
+    from workers.integrations import sender
+
+    for type_name in REGISTRY:
+        sender(type_name)
+    try:
+        runtime.current()
+    except Exception as exc:  # noqa: BLE001 - reported again, with detail, when a job needs it
+        log.warning("configuration not loaded at start: %s", exc)
+
+
 setup_process_logging()
 broker = install_broker()
 add_middleware(broker)
 actors = declare_actors()
+warm_up()
 watcher = watch_config()

@@ -20,7 +20,7 @@ from contracts.registry import REGISTRY
 @click.command()
 @config_option
 @click.option("--types", default="", help="Comma-separated integration types to serve (default: all).")
-@click.option("--processes", "-p", default=1, show_default=True, help="Worker processes.")
+@click.option("--processes", "-p", default=os.cpu_count() or 1, show_default="one per core", help="Worker processes.")
 @click.option("--threads", "-t", default=8, show_default=True, help="Threads per process.")
 def worker(config_path: str | None, types: str, processes: int, threads: int) -> None:
     """Run the delivery actors (one Dramatiq queue per integration type)."""

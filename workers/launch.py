@@ -14,6 +14,7 @@ Three things are set up around ``dramatiq.cli.main`` before it forks:
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import shutil
@@ -54,8 +55,24 @@ def _forward_sighup() -> None:
     signal.signal(signal.SIGHUP, forward)
 
 
+#: Dramatiq's consumer wakes every ``worker_timeout`` (1 s by default) when idle; 100 ms bounds
+#: how long its housekeeping (delayed messages, shutdown) can lag behind.
+LATENCY_DEFAULTS = {"dramatiq_worker_timeout": "100"}
+
+
+def _latency_defaults() -> None:
+    """Set before ``dramatiq.worker`` is imported: it reads these once, at import."""
+    import sys
+
+    for name, value in LATENCY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    if "dramatiq.worker" in sys.modules:  # pragma: no cover - a guard for future imports
+        logging.getLogger("alertrelay.worker").warning("dramatiq was imported before its settings were applied")
+
+
 def run(arguments: list[str]) -> int:
     """Run ``dramatiq ARGUMENTS`` in this process; its exit code."""
+    _latency_defaults()
     from dramatiq.cli import main as dramatiq_main, make_argument_parser
 
     if logs.json_enabled():
