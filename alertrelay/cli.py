@@ -7,7 +7,7 @@ import click
 from alertrelay import __version__
 from alertrelay.demo import demo, demo_receiver
 from router.cli import ingest, publish, router
-from workers.cli import check_config, dead_letters, preview, status, worker
+from workers.cli import check_config, dead_letters, preview, status, test_contact_point, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,5 +16,5 @@ def main() -> None:
     """Deliver Grafana-style contact point notifications through RabbitMQ."""
 
 
-for command in (router, worker, publish, preview, check_config, dead_letters, ingest, status, demo, demo_receiver):
+for command in (router, worker, publish, preview, check_config, test_contact_point, dead_letters, ingest, status, demo, demo_receiver):
     main.add_command(command)

@@ -250,3 +250,35 @@ def normalise(event: AlertEvent, now: datetime | None = None) -> Notification:
         groupKey=group_key,
         precomputed=precomputed,
     )
+
+
+#: Grafana's test alert (``newTestAlert``): firing, no generator URL, no values.
+TEST_ALERT_LABELS = {"alertname": "TestAlert", "instance": "Grafana"}
+TEST_ALERT_ANNOTATIONS = {"summary": "Notification test", "__value_string__": "[ metric='foo' labels={instance=bar} value=10 ]"}
+
+
+def test_notification(
+    type_name: str, now: datetime, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
+    external_url: str = "",
+) -> Notification:
+    """The notification Grafana's "Test contact point" sends to one integration.
+
+    As in Grafana: the receiver is the integration's type, the group labels are all the test
+    alert's labels, and the group key is ``<type>-<fingerprint>-<unix seconds>``.
+    """
+    alert_labels = {**TEST_ALERT_LABELS, **(labels or {})}
+    alert = Alert(
+        status="firing",
+        labels=alert_labels,
+        annotations={**TEST_ALERT_ANNOTATIONS, **(annotations or {})},
+        startsAt=now,
+        fingerprint=fingerprint(alert_labels),
+    )
+    return Notification(
+        receiver=type_name,
+        status="firing",
+        alerts=[alert],
+        groupLabels=dict(alert_labels),
+        externalURL=external_url,
+        groupKey=f"{type_name}-{fingerprint(alert_labels)}-{int(now.timestamp())}",
+    )

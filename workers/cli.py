@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -274,6 +275,71 @@ def purge(all_: bool, dry_run: bool, yes: bool, **filters: Any) -> None:
     _act("purge", dry_run, flt)
 
 
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r}: use NAME=VALUE", param_hint=option)
+        out[name] = text
+    return out
+
+
+@click.command("test-contact-point")
+@click.argument("name")
+@config_option
+@click.option("--label", "labels", multiple=True, help="Extra or overriding label of the test alert, NAME=VALUE.")
+@click.option("--annotation", "annotations", multiple=True, help="Extra or overriding annotation, NAME=VALUE.")
+@click.option("--external-url", default="", help="ExternalURL for the test notification's links.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per integration.")
+def test_contact_point(config_path: str | None, name: str, labels: tuple[str, ...], annotations: tuple[str, ...],
+                       external_url: str, as_json: bool) -> None:
+    """Send Grafana's test notification through every integration of NAME, once each, and report.
+
+    Like Grafana's "Test" button: sent directly from here (no queue, no retries), so it shows
+    what the destination answers right now. Exit 1 if any integration failed.
+    """
+    from contracts.event import test_notification
+    from contracts.job import Job
+    from workers.delivery.core import prepare, send_prepared
+    from workers.delivery.errors import DeliveryError
+    from workers.delivery.retry import RetryPolicy
+    from workers.delivery.templates import Templates
+    from workers.runtime import Runtime
+
+    config = load_or_exit(config_path)
+    point = config.contact_points.get(name)
+    if point is None:
+        raise click.ClickException(f"no contact point named {name!r} (known: {', '.join(sorted(config.contact_points))})")
+    if not point.integrations:
+        raise click.ClickException(f"contact point {name!r} has no integrations")
+    runtime = Runtime(config, Templates(config.templates), RetryPolicy.from_env())
+    now = datetime.now(timezone.utc)
+    extra_labels, extra_annotations = _pairs(labels, "--label"), _pairs(annotations, "--annotation")
+    failed = 0
+    for integration in point.integrations:
+        notification = test_notification(integration.type, now, extra_labels, extra_annotations, external_url)
+        job = Job.for_integration(f"test-{int(now.timestamp())}", name, integration.uid, integration.type, notification)
+        started = time.monotonic()
+        error = None
+        try:
+            send_prepared(prepare(job, runtime, now))
+        except DeliveryError as exc:
+            error = exc
+        duration_ms = (time.monotonic() - started) * 1000
+        failed += error is not None
+        result = {"contact_point": name, "uid": integration.uid, "type": integration.type,
+                  "status": "failed" if error else "ok", "duration_ms": round(duration_ms, 1)}
+        if error is not None:
+            result.update(kind=error.kind, status_code=error.status_code, error=error.message)
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            text = f"{integration.uid} ({integration.type}): {result['status']} in {duration_ms:.0f} ms"
+            click.echo(text + (f": {error.message}" if error else ""))
+    sys.exit(1 if failed else 0)
+
+
 @click.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Grafana's receivers-status JSON (plus uid and counts).")
@@ -297,4 +363,4 @@ def status(config_path: str | None, as_json: bool) -> None:
         click.echo(line)
 
 
-__all__ = ["check_config", "dead_letters", "os", "preview", "status", "worker"]
+__all__ = ["check_config", "dead_letters", "os", "preview", "status", "test_contact_point", "worker"]

@@ -146,11 +146,16 @@ def _run(mode: str, destinations, pipeline_factory, broker: str, redis_url: str)
     sources.update({f"queue {q}": read_queue(broker, q) for q in all_queues()})
     for name, port in ports.items():
         sources[f"{name} metrics"] = wait_for(lambda: scrape(port), 15, interval=0.2, what=f"{name} metrics on :{port}")
+    tested = subprocess.run([sys.executable, "-m", "alertrelay", "test-contact-point", sm.CONTACT_POINT, "--json"],
+                            env=pipeline.env, capture_output=True, text=True, timeout=120)
+    sources["test-contact-point"] = tested.stdout + tested.stderr
     outputs, letters = _commands_and_shutdown(pipeline)
     shown = outputs.pop("preview --show-secrets --event -")
     sources.update(outputs)
     sources.update({f"{name} log": path.read_text(errors="replace") for name, path in pipeline.log_files.items()})
+    results = [json.loads(line) for line in tested.stdout.splitlines() if line.startswith("{")]
     return {"sources": sources, "generated": generated, "letters": letters, "status": store.read(),
+            "tested": (tested.returncode, results),
             "shown": shown, "preview_lines": outputs["preview --event -"].splitlines(), **dest}
 
 
@@ -222,6 +227,9 @@ def test_successful_deliveries_leak_no_secret(destinations, pipeline_factory, br
         sm.marker("webhook-urlcreds", "url.password"), sm.marker("alertmanager-urlcreds", "url.password"),
     }
     assert "alertrelay_deliveries" in run["sources"]["worker metrics"]
+    code, results = run["tested"]  # Grafana's test notification through every integration: all accepted
+    assert code == 0 and len(results) == JOBS and {r["status"] for r in results} == {"ok"}
+    assert {r["uid"] for r in results} == {e.uid for e in sm.ENTRIES}
 
 
 def test_failed_deliveries_that_echo_everything_leak_no_secret(destinations, pipeline_factory, broker, redis_url):
@@ -233,5 +241,8 @@ def test_failed_deliveries_that_echo_everything_leak_no_secret(destinations, pip
     assert sm.seen(run["receiver"].answered, markers) == markers - sm.NOT_SENT_OVER_HTTP
     assert len(run["smtp"].auth_lines) >= 2 and not run["smtp"].messages
     assert {letter["uid"] for letter in run["letters"]} == {e.uid for e in sm.ENTRIES}
+    code, results = run["tested"]  # the test notification reports each failure with the destination's answer
+    assert code == 1 and len(results) == JOBS and {r["status"] for r in results} == {"failed"}
+    assert all(r["error"] for r in results)
     dead = run["sources"][f"queue {topology.DEAD_LETTER_QUEUE}"]
     assert sm.redacted_count(dead) >= JOBS - 1  # all but MQTT's refused connection carried a secret back
