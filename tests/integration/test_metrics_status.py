@@ -70,7 +70,7 @@ def test_metrics_delivery_status_and_json_logs(pipeline_factory, make_receiver, 
     answers = iter([503, 503, 200])
     flaky.expect_request("/flaky").respond_with_handler(lambda r: Response("x", status=next(answers, 200)))
     config = CONFIG.format(ok=ok.url_for("/ok"), bad=bad.url_for("/bad"), flaky=flaky.url_for("/flaky"))
-    env = {"ALERTRELAY_RETRY_IN_PROCESS_ATTEMPTS": "1", "ALERTRELAY_LOG_FORMAT": "json", "HOOK_TOKEN": SECRET}
+    env = {"ALERTRELAY_RETRY_IN_PROCESS_ATTEMPTS": "1", "ALERTRELAY_LOG_FORMAT": "json", "ALERTRELAY_LOG_DELIVERIES": "on", "HOOK_TOKEN": SECRET}
     pipeline = pipeline_factory(config, env=env)
     router_port, worker_port = free_port(), free_port()
     pipeline.env["ALERTRELAY_METRICS_PORT"] = str(router_port)

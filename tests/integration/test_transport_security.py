@@ -130,7 +130,7 @@ def test_amqps_is_verified_and_carries_the_whole_pipeline(amqps, make_receiver, 
     receiver.expect_request("/hook").respond_with_data("ok")
     config = (f"apiVersion: 1\ncontactPoints:\n  - name: {sm.CONTACT_POINT}\n    receivers:\n"
               f"      - uid: hook\n        type: webhook\n        settings:\n          url: {receiver.url_for('/hook')}\n")
-    with Pipeline(tmp_path, config, amqps["url"]) as pipeline:
+    with Pipeline(tmp_path, config, amqps["url"], env={"ALERTRELAY_LOG_DELIVERIES": "on"}) as pipeline:
         pipeline.publish(event)
         wait_for(lambda: len(receiver.log) == 1, what="the webhook delivered over amqps")
     logs = pipeline.logs()
