@@ -25,8 +25,9 @@ from contracts.dead_letter import DeadLetter
 from contracts.event import Alert, Notification
 from contracts.gocompat import fingerprint, labelset_string
 from contracts.job import FallbackOrigin, Job, job_message
-from contracts.provisioning import Config, ContactPoint
+from contracts.provisioning import Config
 from contracts.registry import REGISTRY
+from router.routing import jobs_for
 from workers import dead_letters
 
 log = logging.getLogger("alertrelay.failover")
@@ -45,19 +46,6 @@ def _publish(jobs: list[Job]) -> None:
                           message_id=job.id, content_type="application/json")
 
 
-def _jobs_for(point: ContactPoint, event_id: str, notification: Notification, **extra: object) -> list[Job]:
-    jobs = []
-    for integration in point.integrations:
-        data = notification
-        if integration.disable_resolve_message:
-            if not notification.firing:
-                continue
-            data = notification.only_firing()
-        job = Job.for_integration(event_id, point.name, integration.uid, integration.type, data)
-        jobs.append(job.model_copy(update=extra))
-    return jobs
-
-
 def send_fallback(letter: DeadLetter, config: Config) -> DeadLetter:
     """Send the dead-lettered notification through its fallback contact point, once; returns the marked letter."""
     job = letter.job
@@ -72,7 +60,7 @@ def send_fallback(letter: DeadLetter, config: Config) -> DeadLetter:
     note = f"{job.contact_point}/{job.uid} ({job.type}) failed: {letter.error.message[:300]}"
     alerts = [a.model_copy(update={"annotations": {**a.annotations, "fallback_for": note}}) for a in job.notification.alerts]
     notification = job.notification.model_copy(update={"alerts": alerts, "receiver": target_name})
-    jobs = _jobs_for(
+    jobs = jobs_for(
         config.contact_points[target_name], f"{job.event_id}/fallback/{job.id}", notification,
         fallback_of=origin, fallback_depth=job.fallback_depth + 1,
     )
@@ -143,7 +131,7 @@ class FailureNotifier:
             receiver=self.contact_point, status="firing", alerts=[alert], groupLabels=group,
             externalURL=job.notification.externalURL, groupKey="{}:" + labelset_string(group),
         )
-        jobs = _jobs_for(config.contact_points[self.contact_point], f"failure/{key}/{letter.id}", notification)
+        jobs = jobs_for(config.contact_points[self.contact_point], f"failure/{key}/{letter.id}", notification)
         _publish(jobs)
         log.warning("told contact point %r about %d dead letter(s) of %s", self.contact_point, count, key)
 
