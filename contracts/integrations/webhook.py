@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from contracts.integrations.base import DEFAULT_MESSAGE, DEFAULT_TITLE, Settings, non_empty, optional_number
+from contracts.integrations.base import optional_number
+from contracts.integrations.webhook_style import WebhookStyleSettings
 
 #: Headers Grafana refuses in ``headers`` because the sender owns them.
 FORBIDDEN_HEADERS = frozenset(
@@ -56,30 +57,11 @@ class CustomPayload(BaseModel):
     vars: dict[str, str] = Field(default_factory=dict)
 
 
-class WebhookSettings(Settings):
-    url: str = Field(json_schema_extra={"template": True})
-    httpMethod: Literal["POST", "PUT"] = "POST"
-    username: str = ""
-    password: SecretStr | None = None
-    authorization_scheme: str = ""
-    authorization_credentials: SecretStr | None = None
+class WebhookSettings(WebhookStyleSettings):
     headers: dict[str, str] = Field(default_factory=dict)
-    maxAlerts: int = 0
-    title: str = Field(default=DEFAULT_TITLE, json_schema_extra={"template": True})
-    message: str = Field(default=DEFAULT_MESSAGE, json_schema_extra={"template": True})
     payload: CustomPayload | None = None
     tlsConfig: TlsConfig | None = None
     hmacConfig: HmacConfig | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return non_empty(value)
-
-    @field_validator("httpMethod", mode="before")
-    @classmethod
-    def _method(cls, value: Any) -> Any:
-        return (value or "POST").upper() if isinstance(value, str) else value
 
     @field_validator("maxAlerts", mode="before")
     @classmethod
@@ -105,13 +87,6 @@ class WebhookSettings(Settings):
         if isinstance(data, dict) and data.get("http_config"):
             raise ValueError("http_config (OAuth2) is not supported by alertrelay yet; remove it")
         return data
-
-    @model_validator(mode="after")
-    def _auth(self) -> "WebhookSettings":
-        basic = bool(self.username and self.password and self.password.get_secret_value())
-        if basic and self.authorization_credentials and self.authorization_credentials.get_secret_value():
-            raise ValueError("both HTTP basic authentication and the Authorization header are set; use one")
-        return self
 
     def templated(self) -> dict[str, str]:
         fields = {"url": self.url, "title": self.title, "message": self.message}

@@ -10,20 +10,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 
 from contracts.event import normalise, parse_event
 from contracts.integrations.kafka import KafkaSettings
 from contracts.provisioning import Integration
+from tests.alertmanager_server import RunningAlertmanager, binary, free_port, run_alertmanager
 from tests.harness import cli, wait_for
 from workers.delivery.core import Prepared, send_prepared
 from workers.delivery.errors import DeliveryError
@@ -275,69 +271,23 @@ def test_kafka_v3_checks_error_code_of_a_200_answer(make_receiver, answer, outco
 
 # --- A real Alertmanager ----------------------------------------------------------------------
 
-AM_BINARY = "/usr/bin/prometheus-alertmanager"
 AM_USER = "relay"
 #: bcrypt of SECRETS["AM_PASSWORD"] (cost 4, test only), for Alertmanager's web config.
 AM_PASSWORD_BCRYPT = "$2b$04$4AMPtmdiqnL3W8oHfI2X8uZGjLQ3eix.1tY1UKfuawVDf/ksJPFE2"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class RunningAlertmanager:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def alerts(self, **params: str) -> list[dict]:
-        response = httpx.get(f"{self.url}/api/v2/alerts", params=params, auth=(AM_USER, SECRETS["AM_PASSWORD"]), timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[RunningAlertmanager]:
     """Alertmanager on a free loopback port: no clustering, its own storage, basic auth required."""
-    binary = shutil.which("prometheus-alertmanager") or AM_BINARY
-    if not os.path.exists(binary):
+    if binary() is None:
         pytest.fail("prometheus-alertmanager is not installed: run .ci/setup.d/alertmanager.sh")
-    workdir = tmp_path / "alertmanager"
-    workdir.mkdir()
-    (workdir / "alertmanager.yml").write_text("route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n")
-    (workdir / "web.yml").write_text(f"basic_auth_users:\n  {AM_USER}: {AM_PASSWORD_BCRYPT}\n")
-    port = _free_port()
-    log = workdir / "alertmanager.log"
-    log_handle = open(log, "wb")
-    process = subprocess.Popen(
-        [binary, f"--config.file={workdir / 'alertmanager.yml'}", f"--storage.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", f"--web.config.file={workdir / 'web.yml'}"],
-        stdout=log_handle, stderr=subprocess.STDOUT,
-    )
-    running = RunningAlertmanager(f"http://127.0.0.1:{port}", process, log)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"alertmanager exited {process.returncode}:\n{log.read_text()}")
-        try:
-            return httpx.get(f"{running.url}/-/ready", auth=(AM_USER, SECRETS["AM_PASSWORD"]), timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(ready, timeout=30, interval=0.1, what="alertmanager /-/ready")
+    with run_alertmanager(
+        tmp_path / "alertmanager",
+        "route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n",
+        web_config_yaml=f"basic_auth_users:\n  {AM_USER}: {AM_PASSWORD_BCRYPT}\n",
+        auth=(AM_USER, SECRETS["AM_PASSWORD"]),
+    ) as running:
         yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_handle.close()
 
 
 def test_real_alertmanager_receives_alerts_through_the_pipeline(pipeline_factory, alertmanager, tmp_path):
@@ -351,7 +301,7 @@ contactPoints:
       - uid: am-real
         type: prometheus-alertmanager
         settings:
-          url: http://127.0.0.1:{_free_port()}, {alertmanager.url}/
+          url: http://127.0.0.1:{free_port()}, {alertmanager.url}/
           basicAuthUser: {AM_USER}
           basicAuthPassword: $AM_PASSWORD
 """
