@@ -31,7 +31,13 @@ def free_port() -> int:
 def private_vhost() -> Iterator[str]:
     """A throwaway vhost so the benchmark never touches real queues."""
     vhost = f"alertrelay-bench-{uuid.uuid4().hex[:6]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+    for attempt in range(30):  # the broker may still be starting (after a restart scenario)
+        subprocess.run(["rabbitmqctl", "-q", "await_startup", "--timeout", "60"], capture_output=True)
+        if subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], capture_output=True).returncode == 0:
+            break
+        time.sleep(2)
+    else:
+        raise RuntimeError(f"rabbitmqctl add_vhost {vhost} kept failing")
     user = urlsplit(BASE_URL).username or "guest"
     subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], check=True, capture_output=True)
     parts = urlsplit(BASE_URL)

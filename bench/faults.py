@@ -33,6 +33,7 @@ from contracts import topology
 
 K = 4
 FAST_RETRIES = {
+    "ALERTRELAY_METRICS_PORT": "off",  # no metrics fork: the worker's children are its worker processes
     "ALERTRELAY_RETRY_MIN_BACKOFF": "1",
     "ALERTRELAY_RETRY_MAX_BACKOFF": "10",
     "ALERTRELAY_HTTP_TIMEOUT": "2",
@@ -72,19 +73,22 @@ def event(seq: int) -> bytes:
 class Cluster:
     """Router and worker processes for one scenario, restartable like a supervisor would."""
 
-    def __init__(self, url: str, config: Path, env: dict[str, str]):
+    def __init__(self, url: str, config: Path, env: dict[str, str], worker_processes: int = 2):
         self.env = {**os.environ, **FAST_RETRIES, **env, "RABBITMQ_URL": url, "ALERTRELAY_CONFIG": str(config)}
+        self.worker_processes = worker_processes
         self.url = url
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.logdir = Path(tempfile.mkdtemp(prefix="faults-"))
 
     def start(self, name: str) -> None:
-        args = ["router"] if name == "router" else ["worker", "--types", "webhook", "-p", "2", "-t", "8"]
+        args = ["router"] if name == "router" else ["worker", "--types", "webhook", "-p", str(self.worker_processes), "-t", "8"]
         log = open(self.logdir / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen([sys.executable, "-m", "alertrelay", *args], env=self.env, stdout=log, stderr=log)
         queue = topology.EVENTS_QUEUE if name == "router" else "alertrelay.webhook"
         deadline = time.time() + 60
         while time.time() < deadline:
+            if self.procs[name].poll() is not None:
+                return  # it already ran and died (the poison scenario kills it on its first job)
             try:
                 if queue_depth(self.url, queue)[1] >= 1:
                     return
@@ -93,9 +97,10 @@ class Cluster:
             time.sleep(0.2)
         raise RuntimeError(f"{name} did not start; see {self.logdir}")
 
-    def signal(self, name: str, sig: int, child: bool = False) -> None:
+    def signal(self, name: str, sig: int, child: bool = False, all_children: bool = False) -> None:
         proc = self.procs[name]
-        targets = children(proc.pid)[:1] if child else [proc.pid]
+        kids = children(proc.pid)
+        targets = (kids if all_children else kids[:1]) if child else [proc.pid]
         for pid in targets:
             os.kill(pid, sig)
 
@@ -160,14 +165,15 @@ def wait_progress(nginx: Nginx, target: int, timeout: float = 120) -> None:
 
 
 @contextmanager
-def scenario_env(url: str, nginx: Nginx, k: int = K, hang_url: str | None = None, env: dict[str, str] | None = None) -> Iterator[Cluster]:
+def scenario_env(url: str, nginx: Nginx, k: int = K, hang_url: str | None = None, env: dict[str, str] | None = None,
+                 worker_processes: int = 2) -> Iterator[Cluster]:
     config = Path(tempfile.mkdtemp(prefix="faults-cfg-")) / "faults.yaml"
     config.write_text(config_text(nginx.url(""), k, hang_url))
     nginx.log.write_text("")
     from tests.harness import purge_all
 
     purge_all(url)
-    cluster = Cluster(url, config, env or {})
+    cluster = Cluster(url, config, env or {}, worker_processes)
     try:
         yield cluster
     finally:
@@ -298,7 +304,7 @@ def poison(url: str, nginx: Nginx) -> Row:
     class Killer(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             cluster = state["cluster"]
-            cluster.signal("worker", signal.SIGKILL, child=True)
+            cluster.signal("worker", signal.SIGKILL, child=True, all_children=True)
             time.sleep(5)
 
         def log_message(self, *args: object) -> None:
@@ -306,14 +312,14 @@ def poison(url: str, nginx: Nginx) -> Row:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Killer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    with scenario_env(url, nginx, k=1, hang_url=f"http://127.0.0.1:{server.server_address[1]}") as c:
+    with scenario_env(url, nginx, k=1, hang_url=f"http://127.0.0.1:{server.server_address[1]}", worker_processes=1) as c:
         state["cluster"] = c
         c.start("router")
         publish(url, range(1))
         deliveries = 0
         for _ in range(6):
             c.start("worker")
-            if c.wait_exit("worker", timeout=20) is None:
+            if c.wait_exit("worker", timeout=40) is None:
                 break  # the worker survived: the job was dead-lettered
             deliveries += 1
         time.sleep(2)

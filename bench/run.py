@@ -61,7 +61,8 @@ class Processes:
     """The real ``alertrelay router`` / ``worker`` processes, their peak memory noted at stop."""
 
     def __init__(self, url: str, config: Path):
-        self.env = {**os.environ, "RABBITMQ_URL": url, "ALERTRELAY_CONFIG": str(config), "ALERTRELAY_LOG_LEVEL": "WARNING"}
+        self.env = {**os.environ, "RABBITMQ_URL": url, "ALERTRELAY_CONFIG": str(config), "ALERTRELAY_LOG_LEVEL": "WARNING",
+                    "ALERTRELAY_METRICS_PORT": "off"}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.rss: dict[str, float] = {}
         self.logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
