@@ -81,7 +81,7 @@ def fresh_vhost(rabbitmq_url: str) -> Iterator[str]:
     """A broker URL on a vhost of its own (for tests that need queues declared differently)."""
     url, vhost = _local_vhost(rabbitmq_url)
     if vhost is None:
-        pytest.skip("needs a local broker with rabbitmqctl to create a vhost")
+        pytest.fail("this test needs a local broker with rabbitmqctl to create a vhost of its own")
     previous = os.environ["RABBITMQ_URL"]
     os.environ["RABBITMQ_URL"] = url
     yield url

@@ -12,10 +12,13 @@ import pytest
 
 from bench import faults
 
-pytestmark = [
-    pytest.mark.faults,
-    pytest.mark.skipif(not shutil.which("nginx"), reason="the fault scenarios need nginx (apt-get install nginx)"),
-]
+pytestmark = pytest.mark.faults
+
+
+@pytest.fixture(autouse=True)
+def _nginx() -> None:
+    if not shutil.which("nginx"):
+        pytest.fail("the fault scenarios need nginx: bash .ci/setup.d/nginx.sh")
 
 
 @pytest.mark.parametrize(

@@ -162,7 +162,7 @@ def free_port() -> int:
 def tls_broker(tmp_path_factory) -> Iterator[dict[str, Any]]:
     """Mosquitto on a free loopback port: TLS with a throwaway CA, user ``alice`` / ``wonderland``."""
     if not shutil.which("mosquitto") or not shutil.which("mosquitto_passwd"):
-        pytest.skip("mosquitto is not installed")
+        pytest.fail("mosquitto is not installed (apt-get install mosquitto); the MQTT TLS tests need a private broker")
     folder = tmp_path_factory.mktemp("mosquitto")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
