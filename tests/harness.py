@@ -147,9 +147,10 @@ class Pipeline:
         self._spawn("router", ["router"])
         self._wait_started("router", topology.EVENTS_QUEUE)
 
-    def start_worker(self) -> None:
+    def start_worker(self, wait: bool = True) -> None:
+        """Start the worker; ``wait``: until it consumes (a worker meant to die may never be seen)."""
         self._spawn("worker", ["worker", *self.worker_args])
-        for t in self.types:
+        for t in self.types if wait else ():
             self._wait_started("worker", REGISTRY[t].queue_name)
 
     def __enter__(self) -> "Pipeline":

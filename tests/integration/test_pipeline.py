@@ -274,3 +274,20 @@ def test_secrets_never_reach_queues_dead_letters_or_logs(pipeline_factory, make_
     assert "[REDACTED]" in dead.decode(), "the echoed credential must be masked in the dead letter"
     for secret in [*secrets.values(), "hmac-s3cr3t-value", "cGE1NS13MHJkLXh5eg", "YWxpY2U6cGE1NS13MHJkLXh5eg"]:
         assert secret not in everything, f"secret {secret!r} leaked"
+
+
+def test_every_job_of_a_burst_is_acked_once_delivered(pipeline_factory, make_receiver):
+    """Acks are sent in batches (workers/broker.py): after a burst nothing is left unacked, so
+    a restarted worker finds no job to deliver again."""
+    receiver = make_receiver()
+    receiver.expect_request("/hook").respond_with_data("ok")
+    pipeline = pipeline_factory(one_webhook(receiver.url_for("/hook")), threads=8)
+    with pipeline:
+        for n in range(60):
+            pipeline.publish(minimal_event(f"burst-{n}"))
+        wait_for(lambda: len(receiver.log) >= 60, 60, what="60 deliveries")
+        pipeline.stop("worker")
+        assert queue_info(pipeline.url, "alertrelay.webhook")[0] == 0, "an unacked job went back to the queue"
+        pipeline.start_worker()
+        time.sleep(1.5)
+    assert len(receiver.log) == 60

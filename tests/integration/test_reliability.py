@@ -75,7 +75,7 @@ def test_a_job_that_kills_its_worker_every_time_becomes_a_dead_letter(pipeline_f
     pipeline.publish(minimal_event("poison"))
     for _ in range(3):  # the first delivery, then 2 redeliveries: each kills the worker
         deliveries = len(receiver.log)
-        pipeline.start_worker()
+        pipeline.start_worker(wait=False)  # it may be killed before it is seen consuming
         wait_for(lambda: len(receiver.log) > deliveries, 30, what="the poison delivery")
         wait_for(lambda: pipeline.procs["worker"].poll() is not None, 30, what="the worker to die")
         pipeline.stop("worker")

@@ -40,8 +40,8 @@ def is_verifying(context: Any) -> bool:
 def test_the_shared_http_client_verifies_certificates_by_default():
     assert HttpRequest("POST", "https://example.com/", {}).verify is True
     http.close_clients()
-    assert is_verifying(http.client()._transport._pool._ssl_context)  # type: ignore[attr-defined]
-    assert is_verifying(http.client(True)._transport._pool._ssl_context)  # type: ignore[attr-defined]
+    assert is_verifying(http.client().direct_transport.ssl_context())  # type: ignore[attr-defined]
+    assert is_verifying(http.client(True).direct_transport.ssl_context())  # type: ignore[attr-defined]
     http.close_clients()
 
 
