@@ -37,6 +37,13 @@ def publish_per_message(url: str, n: int, queue: str = "bench.raw") -> float:
 def publish_pipelined(url: str, n: int, queue: str = "bench.raw", window: int = 2000) -> float:
     """Persistent publishes with confirms in flight (SelectConnection), at most ``window`` unconfirmed."""
     _declare(url, queue)
+    return n / pipelined(url, "", queue, [BODY] * n, window)
+
+
+def pipelined(url: str, exchange: str, routing_key: str, bodies: list[bytes], window: int = 2000,
+              properties: pika.BasicProperties = PERSISTENT) -> float:
+    """Publish ``bodies`` persistently with at most ``window`` unconfirmed; seconds until the last confirm."""
+    n = len(bodies)
     state = {"sent": 0, "confirmed": 0, "start": 0.0, "end": 0.0}
 
     def on_open(connection: SelectConnection) -> None:
@@ -46,10 +53,12 @@ def publish_pipelined(url: str, n: int, queue: str = "bench.raw", window: int = 
         if not state["start"]:
             state["start"] = time.perf_counter()
         while state["sent"] < n and state["sent"] - state["confirmed"] < window:
-            channel.basic_publish("", queue, BODY, PERSISTENT)
+            channel.basic_publish(exchange, routing_key, bodies[state["sent"]], properties)
             state["sent"] += 1
 
     def on_confirm(channel: pika.channel.Channel, frame: pika.frame.Method) -> None:
+        if isinstance(frame.method, pika.spec.Basic.Nack):
+            raise RuntimeError(f"RabbitMQ refused message {frame.method.delivery_tag}")
         state["confirmed"] = frame.method.delivery_tag if frame.method.multiple else max(state["confirmed"], frame.method.delivery_tag)
         if state["confirmed"] >= n:
             state["end"] = time.perf_counter()
@@ -59,7 +68,7 @@ def publish_pipelined(url: str, n: int, queue: str = "bench.raw", window: int = 
 
     connection = SelectConnection(pika.URLParameters(url), on_open_callback=on_open, on_close_callback=lambda c, r: c.ioloop.stop())
     connection.ioloop.start()
-    return n / (state["end"] - state["start"])
+    return state["end"] - state["start"]
 
 
 def consume_ack(url: str, n: int, queue: str = "bench.raw") -> float:

@@ -23,18 +23,22 @@ from typing import Any
 import pika
 
 from bench import limits, peers
-from bench.common import Nginx, children, peak_rss_mb, percentile, private_vhost, queue_depth
+from bench.common import Nginx, broker_pids, children, cpu_seconds, peak_rss_mb, percentile, private_vhost, queue_depth
 from contracts import topology
 
 CONTACT_POINT = "bench"
 
 
-def provisioning(nginx: Nginx, fanout: int) -> str:
+def provisioning(nginx: Nginx, fanout: int, per_event_url: bool = False) -> str:
+    """A contact point of ``fanout`` webhooks. Throughput stages post to a fixed URL per
+    integration, as the peers do; the latency stage puts each event's sequence number in the
+    URL (a template) to match every delivery to its publish time."""
+    path = "{{ CommonLabels.seq }}/{k}" if per_event_url else "hook-{k}"
     receivers = "\n".join(
         f"""      - uid: hook-{k}
         type: webhook
         settings:
-          url: {nginx.url('/ar/')}{{{{ CommonLabels.seq }}}}/{k}"""
+          url: {nginx.url("/ar/")}{path.replace("{k}", str(k))}"""
         for k in range(fanout)
     )
     return f"apiVersion: 1\ncontactPoints:\n  - name: {CONTACT_POINT}\n    receivers:\n{receivers}\n"
@@ -71,12 +75,16 @@ class Processes:
         log = open(self.logdir / f"{name}.log", "wb")
         self.procs[name] = subprocess.Popen([sys.executable, "-m", "alertrelay", *args], env=self.env, stdout=log, stderr=log)
 
+    def pids(self, name: str) -> list[int]:
+        proc = self.procs[name]
+        return [proc.pid] + children(proc.pid)
+
     def stop(self, name: str) -> None:
+        pids = self.pids(name)
         proc = self.procs.pop(name)
-        pids = [proc.pid] + children(proc.pid)
         self.rss[name] = max(peak_rss_mb(p) for p in pids)
         if name.startswith("worker"):
-            self.rss[name + " (per process)"] = max((peak_rss_mb(p) for p in children(proc.pid)), default=0.0)
+            self.rss[name + " (per process)"] = max((peak_rss_mb(p) for p in pids[1:]), default=0.0)
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
@@ -96,18 +104,11 @@ def wait_consumers(url: str, queue: str, timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
-def publish_events(url: str, seqs: range) -> dict[int, float]:
-    """Publish events with pipelined confirms; returns seq → publish time."""
-    channel_conn = pika.BlockingConnection(pika.URLParameters(url))
-    channel = channel_conn.channel()
-    channel.confirm_delivery()
-    published = {}
-    props = pika.BasicProperties(delivery_mode=2, content_type="application/json")
-    for seq in seqs:
-        published[seq] = time.time()
-        channel.basic_publish(topology.EVENTS_EXCHANGE, "", event(seq), props, mandatory=True)
-    channel_conn.close()
-    return published
+def publish_events(url: str, seqs: range) -> None:
+    """Publish events persistently with confirms, pipelined (a cheap load generator: its CPU is
+    taken from the same two cores as alertrelay's)."""
+    limits.pipelined(url, topology.EVENTS_EXCHANGE, "", [event(seq) for seq in seqs],
+                     properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"))
 
 
 def prefill_events(url: str, seqs: range) -> None:
@@ -171,15 +172,19 @@ def move_jobs_back(url: str, nginx: Nginx, events: int, fanout: int) -> None:
 
 
 def stage_end_to_end(url: str, nginx: Nginx, procs: Processes, events: int, fanout: int, threads: int, processes: int) -> dict[str, float]:
+    """Notifications delivered per second, and the CPU each process spent per notification."""
     procs.start("worker-e2e", "worker", "--types", "webhook", "-p", str(processes), "-t", str(threads))
     wait_consumers(url, "alertrelay.webhook")
     nginx.log.write_text("")
     seqs = range(100_000, 100_000 + events)
+    groups = {"worker": procs.pids("worker-e2e"), "router": procs.pids("router"), "rabbitmq": broker_pids()}
+    before = {name: cpu_seconds(pids) for name, pids in groups.items()}
     start = time.time()
     publish_events(url, seqs)
     got = nginx.wait_count("/ar/", events * fanout, timeout=600)
     end = max(t for t, _ in got) if got else time.time()
-    return {"delivered": len(got), "rate": len(got) / (end - start)}
+    cpu = {name: 1000 * (cpu_seconds(pids) - before[name]) / max(len(got), 1) for name, pids in groups.items()}
+    return {"delivered": len(got), "rate": len(got) / (end - start), "cpu_ms_per_notification": cpu}
 
 
 def publish_paced(url: str, seqs: range, rate: float) -> dict[int, float]:
@@ -237,6 +242,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="offered events/s for the latency stage")
     parser.add_argument("--latency-seconds", type=float, default=10)
     parser.add_argument("--latency-fanout", type=int, default=1, help="integrations per event in the latency stage")
+    parser.add_argument("--per-event-urls", action="store_true",
+                        help="throughput stages too use a templated URL per event (costs a template render per job)")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "latest.json"))
     args = parser.parse_args()
@@ -259,7 +266,7 @@ def main() -> None:
         declare(url)
         workdir = Path(tempfile.mkdtemp(prefix="bench-"))
         config = workdir / "bench.yaml"
-        config.write_text(provisioning(nginx, args.fanout))
+        config.write_text(provisioning(nginx, args.fanout, per_event_url=args.per_event_urls))
         procs = Processes(url, config)
         try:
             stages = results["alertrelay"] = {}
@@ -273,8 +280,9 @@ def main() -> None:
             e2e = stage_end_to_end(url, nginx, procs, args.events, args.fanout, args.threads, args.processes)
             stages["end_to_end_per_s"] = e2e["rate"]
             stages["end_to_end_delivered"] = e2e["delivered"]
+            stages["end_to_end_cpu_ms_per_notification"] = e2e["cpu_ms_per_notification"]
             print(f"end to end: {e2e['rate']:.0f} notifications/s ({e2e['delivered']} delivered)", flush=True)
-            config.write_text(provisioning(nginx, args.latency_fanout))
+            config.write_text(provisioning(nginx, args.latency_fanout, per_event_url=True))
             procs.stop("router")
             procs.start("router", "router")
             procs.start("worker-e2e", "worker", "--types", "webhook", "-p", str(args.processes), "-t", str(args.threads))
@@ -321,6 +329,8 @@ def report(r: dict[str, Any]) -> None:
         f"latency at {lat['offered_events_per_s']:.0f} events/s × {r['params']['latency_fanout']}: "
         f"p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms (target p99 ≤ 50 ms)"
     )
+    cpu = ar.get("end_to_end_cpu_ms_per_notification") or {}
+    print("end-to-end CPU per notification (ms): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
     print("peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in r["peak_rss_mb"].items()) + " (target ≤ 150 per worker process)")
 
 

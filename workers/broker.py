@@ -9,7 +9,7 @@ import dramatiq
 import pika.exceptions
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.errors import ConnectionClosed
-from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
 from alertrelay.amqp import rabbitmq_url
 from contracts import topology
@@ -73,9 +73,15 @@ class AlertrelayBroker(RabbitmqBroker):
         )
 
 
+#: Of Dramatiq's default middleware only these are used: the actors' time limit and retries.
+#: AgeLimit, ShutdownNotifications, Callbacks and Pipelines serve actor options alertrelay never
+#: sets, and every middleware is called on every hook of every job.
+MIDDLEWARE = (TimeLimit, Retries)
+
+
 def make_broker(url: str | None = None) -> RabbitmqBroker:
     """A confirm-mode broker (so a retry published to the delay queue is never lost silently)."""
-    broker = AlertrelayBroker(url=url or rabbitmq_url(), confirm_delivery=True)
+    broker = AlertrelayBroker(url=url or rabbitmq_url(), confirm_delivery=True, middleware=[m() for m in MIDDLEWARE])
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(RedeliveryLimit())
     return broker

@@ -56,15 +56,18 @@ def _forward_sighup() -> None:
 
 
 #: Dramatiq's consumer wakes every ``worker_timeout`` (1 s by default) when idle; 100 ms bounds
-#: how long its housekeeping (delayed messages, shutdown) can lag behind.
-LATENCY_DEFAULTS = {"dramatiq_worker_timeout": "100"}
+#: how long its housekeeping (delayed messages, shutdown) can lag behind. Each queue's consumer
+#: prefetches 64 jobs rather than Dramatiq's 2 per thread: fewer, fuller reads from RabbitMQ
+#: (about 4% less CPU per job, measured with bench/); a slow destination still holds at most
+#: ``ALERTRELAY_MAX_IN_FLIGHT_PER_DESTINATION`` threads, the rest of its jobs go back to wait.
+DRAMATIQ_DEFAULTS = {"dramatiq_worker_timeout": "100", "dramatiq_queue_prefetch": "64"}
 
 
-def _latency_defaults() -> None:
+def _dramatiq_defaults() -> None:
     """Set before ``dramatiq.worker`` is imported: it reads these once, at import."""
     import sys
 
-    for name, value in LATENCY_DEFAULTS.items():
+    for name, value in DRAMATIQ_DEFAULTS.items():
         os.environ.setdefault(name, value)
     if "dramatiq.worker" in sys.modules:  # pragma: no cover - a guard for future imports
         logging.getLogger("alertrelay.worker").warning("dramatiq was imported before its settings were applied")
@@ -72,7 +75,7 @@ def _latency_defaults() -> None:
 
 def run(arguments: list[str]) -> int:
     """Run ``dramatiq ARGUMENTS`` in this process; its exit code."""
-    _latency_defaults()
+    _dramatiq_defaults()
     from dramatiq.cli import main as dramatiq_main, make_argument_parser
 
     if logs.json_enabled():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from contracts.provisioning import Config, load_config
 from workers.delivery.retry import RetryPolicy
@@ -15,6 +15,8 @@ class Runtime:
     config: Config
     templates: Templates
     policy: RetryPolicy
+    #: (contact point, uid) → the strings to redact from that integration's errors, computed once.
+    secret_cache: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: str | None = None) -> "Runtime":

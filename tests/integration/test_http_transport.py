@@ -1,4 +1,4 @@
-"""The stdlib transport under httpx: the same bytes as httpx's own transport, keep-alive that
+"""The keep-alive transport under httpx: the same bytes as httpx's own transport, keep-alive that
 never sends a request twice, and httpx's exceptions for every failure (see workers/delivery/transport.py).
 
 A raw socket server stands in for the receiver so each test controls the connection itself:
@@ -19,7 +19,7 @@ import pytest
 from workers.delivery import http
 from workers.delivery.errors import DeliveryError
 from workers.delivery.request import HttpRequest
-from workers.delivery.transport import StdlibTransport
+from workers.delivery.transport import KeepAliveTransport
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
@@ -171,7 +171,7 @@ def test_a_refused_connection_is_a_transient_connect_error():
 
 def test_a_receiver_that_never_answers_times_out(server_factory, monkeypatch):
     server = server_factory(lambda n, req: (None, False))
-    transport = StdlibTransport()
+    transport = KeepAliveTransport()
     request = httpx.Request("POST", server.url(), content=b"x", extensions={"timeout": {"connect": 1, "read": 0.3, "write": 1}})
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
@@ -182,9 +182,9 @@ def test_a_receiver_that_never_answers_times_out(server_factory, monkeypatch):
 def test_a_receiver_that_hangs_up_without_answering_is_a_protocol_error(server_factory):
     server = server_factory(lambda n, req: (b"", True))
     with pytest.raises(httpx.RemoteProtocolError, match="disconnected without sending a response"):
-        StdlibTransport().handle_request(httpx.Request("POST", server.url(), content=b"x"))
+        KeepAliveTransport().handle_request(httpx.Request("POST", server.url(), content=b"x"))
 
 
 def test_an_unsupported_scheme_is_refused_before_any_connection():
     with pytest.raises(httpx.UnsupportedProtocol):
-        StdlibTransport().handle_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
+        KeepAliveTransport().handle_request(httpx.Request("GET", "ftp://127.0.0.1/x"))

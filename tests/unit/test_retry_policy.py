@@ -68,3 +68,19 @@ def test_long_retry_after_goes_to_the_broker_and_delays_are_bounded():
     assert policy.next_delay(0, long_wait) == 120
     assert policy.next_delay(0, transient("x", retry_after=7200)) == MAX_DELAY_SECONDS
     assert all(5 <= policy.next_delay(n, transient("x")) <= 300 for n in range(30))
+
+
+def test_each_attempt_is_made_and_counted_once_and_the_last_error_is_raised():
+    """The first attempt runs outside tenacity; the retries after it must count the same."""
+    policy = RetryPolicy(in_process_attempts=3, in_process_max_wait=1)
+    calls: list[int] = []
+    counted: list[int] = []
+
+    def always_busy():
+        calls.append(1)
+        raise transient(f"503 number {len(calls)}", retry_after=0.01)
+
+    with pytest.raises(DeliveryError) as caught:
+        policy.run(always_busy, on_attempt=lambda: counted.append(1))
+    assert len(calls) == 3 and len(counted) == 3
+    assert caught.value.message == "503 number 3"

@@ -38,8 +38,7 @@ def prepare(job: Job, runtime: Runtime, now: datetime | None = None) -> Prepared
         raise permanent(f"unknown contact point {job.contact_point!r} or integration uid {job.uid!r} in the configuration")
     if integration.type != job.type:
         raise permanent(f"integration {job.uid!r} is now of type {integration.type!r}, the job is for {job.type!r}")
-    secrets = integration.settings.secret_values()
-    secrets = _longest_first(secrets + [part for value in secrets for part in url_secret_parts(value)])
+    secrets = _secrets_of(job.contact_point, integration, runtime)
     rendering = Rendering(job.notification, runtime.templates, now or datetime.now(timezone.utc), integration.org_id)
     try:
         request = sender(integration.type).build(rendering, integration.settings)
@@ -48,6 +47,16 @@ def prepare(job: Job, runtime: Runtime, now: datetime | None = None) -> Prepared
     if request is not None and hasattr(request, "sensitive_values"):
         secrets = _longest_first(secrets + request.sensitive_values())
     return Prepared(integration, request, secrets)
+
+
+def _secrets_of(contact_point: str, integration: Integration, runtime: Runtime) -> list[str]:
+    """The integration's secrets and the parts of its secret URLs, once per loaded configuration."""
+    key = (contact_point, integration.uid)
+    secrets = runtime.secret_cache.get(key)
+    if secrets is None:
+        values = integration.settings.secret_values()
+        secrets = runtime.secret_cache[key] = _longest_first(values + [part for value in values for part in url_secret_parts(value)])
+    return secrets
 
 
 def _longest_first(secrets: list[str]) -> list[str]:

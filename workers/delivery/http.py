@@ -15,7 +15,7 @@ import httpx
 
 from workers.delivery.errors import DeliveryError, from_response, from_transport
 from workers.delivery.request import HttpRequest
-from workers.delivery.transport import StdlibTransport
+from workers.delivery.transport import KeepAliveTransport
 
 USER_AGENT = "Grafana"
 _local = threading.local()
@@ -50,10 +50,10 @@ def ssl_context(ca_pem: str = "", client_cert_pem: str = "", client_key_pem: str
 
 
 class DeliveryClient(httpx.Client):
-    """httpx's client on :class:`StdlibTransport`, which it keeps at hand for :func:`send`."""
+    """httpx's client on :class:`KeepAliveTransport`, which it keeps at hand for :func:`send`."""
 
     def __init__(self, verify: Any = True) -> None:
-        self.direct_transport = StdlibTransport(verify)
+        self.direct_transport = KeepAliveTransport(verify)
         super().__init__(
             verify=verify,
             timeout=httpx.Timeout(timeout_seconds()),
@@ -105,7 +105,7 @@ def _send_direct(session: httpx.Client, request: HttpRequest) -> httpx.Response 
     client handles it. The bytes sent are the same either way: the client's default headers
     under the request's own, and the client's timeouts.
     """
-    transport: StdlibTransport | None = getattr(session, "direct_transport", None)
+    transport: KeepAliveTransport | None = getattr(session, "direct_transport", None)
     if transport is None or _environment_proxies():
         return None
     url = httpx.URL(request.url)
