@@ -102,6 +102,9 @@ http {{
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def pids(self) -> list[int]:
+        return [self.proc.pid] + children(self.proc.pid) if self.proc else []
+
     def entries(self, prefix: str) -> list[tuple[float, str]]:
         """(time, uri) of every logged request whose URI starts with ``prefix``."""
         if not self.log.exists():
