@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import threading
 import time
 from typing import Callable
 
 import httpx
 import pytest
+import trustme
 
 from workers.delivery import http
 from workers.delivery.errors import DeliveryError
@@ -45,8 +47,9 @@ def read_request(conn: socket.socket) -> bytes:
 class RawServer:
     """A one-thread-per-connection HTTP/1.1 server that records every request by connection."""
 
-    def __init__(self, reply: Reply = lambda n, req: (OK, False)):
+    def __init__(self, reply: Reply = lambda n, req: (OK, False), tls: ssl.SSLContext | None = None):
         self.reply = reply
+        self.tls = tls
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.requests: list[tuple[int, bytes]] = []  # (connection number, request bytes)
@@ -66,6 +69,8 @@ class RawServer:
             threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
 
     def _serve(self, conn: socket.socket, number: int) -> None:
+        if self.tls is not None:
+            conn = self.tls.wrap_socket(conn, server_side=True)
         with conn:
             while True:
                 request = read_request(conn)
@@ -188,3 +193,22 @@ def test_a_receiver_that_hangs_up_without_answering_is_a_protocol_error(server_f
 def test_an_unsupported_scheme_is_refused_before_any_connection():
     with pytest.raises(httpx.UnsupportedProtocol):
         KeepAliveTransport().handle_request(httpx.Request("GET", "ftp://127.0.0.1/x"))
+
+
+def test_tls_connections_are_kept_alive_too():
+    """HTTPS connections are reused like plain ones (verified against the test CA)."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    server = RawServer(tls=server_context)
+    try:
+        transport = KeepAliveTransport(client_context)
+        for _ in range(3):
+            response = transport.handle_request(httpx.Request("POST", f"https://127.0.0.1:{server.port}/hook", content=b"x"))
+            assert response.read() == b"ok"
+            time.sleep(0.1)
+        assert server.connections == 1 and len(server.requests) == 3
+    finally:
+        server.close()
