@@ -95,5 +95,5 @@ def apprise_sequential(nginx: Nginx, n: int) -> dict[str, Any]:
 def run_all(nginx: Nginx, n: int) -> dict[str, dict[str, Any]]:
     return {
         "Alertmanager (in-memory, no durability)": alertmanager(nginx, n),
-        "Apprise, sequential": apprise_sequential(nginx, min(n, 2000)),
+        "Apprise, sequential": apprise_sequential(nginx, n),
     }
