@@ -99,11 +99,11 @@ def _environment_proxies() -> bool:
 def _send_direct(session: httpx.Client, request: HttpRequest) -> httpx.Response | None:
     """The request straight to the client's transport, or ``None`` when the client must route it.
 
-    ``Client.request`` merges cookies, picks auth and proxies, and parses every response for
-    cookies: a third of a delivery's CPU. A webhook needs none of that unless its URL holds
-    credentials (httpx turns them into Basic auth) or a proxy is configured, and then the
-    client handles it. The bytes sent are the same either way: the client's default headers
-    under the request's own, and the client's timeouts.
+    ``Client.request`` merges cookies, picks auth and proxies, and runs every response through
+    ``http.cookiejar``: about 50 µs of CPU per request, measured (a sixth of a send at the time).
+    A webhook needs none of that unless its URL holds credentials (httpx turns them into Basic
+    auth) or a proxy is configured, and then the client handles it. The bytes sent are the
+    same either way: the client's default headers under the request's own, and its timeouts.
     """
     transport: KeepAliveTransport | None = getattr(session, "direct_transport", None)
     if transport is None or _environment_proxies():

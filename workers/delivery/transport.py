@@ -229,7 +229,7 @@ def _still_open(sock: socket.socket) -> bool:
     try:
         sock.setblocking(False)
         try:
-            data = sock.recv(1) if isinstance(sock, ssl.SSLSocket) else sock.recv(1, socket.MSG_PEEK)
+            sock.recv(1) if isinstance(sock, ssl.SSLSocket) else sock.recv(1, socket.MSG_PEEK)
         finally:
             sock.setblocking(True)
     except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
