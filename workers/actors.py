@@ -25,7 +25,7 @@ from contracts.dead_letter import DeadLetter
 from contracts.job import Job
 from contracts.registry import REGISTRY, IntegrationType
 from workers import breaker, dead_letters, dedup, failover, runtime, status
-from workers.delivery.core import deliver
+from workers.delivery.core import deliver, secrets_of
 from workers.delivery.errors import DeliveryError, redact, transient
 
 log = logging.getLogger("alertrelay.worker")
@@ -42,9 +42,9 @@ def _ms_to_time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
-def _secrets_of(job: Job) -> list[str]:
-    integration = runtime.current().config.integration(job.contact_point, job.uid)
-    return integration.settings.secret_values() if integration else []
+def _secrets_of(job: Job, current: runtime.Runtime) -> list[str]:
+    integration = current.config.integration(job.contact_point, job.uid)
+    return secrets_of(job.contact_point, integration, current) if integration else []
 
 
 def process(job_data: dict[str, Any]) -> None:
@@ -82,7 +82,7 @@ def process(job_data: dict[str, Any]) -> None:
     except DeliveryError as exc:
         error = exc
     except Exception as exc:  # a bug must not lose the job: retry it like a transient failure
-        secrets = _secrets_of(job)
+        secrets = _secrets_of(job, current)
         log.error("job %s: unexpected error\n%s", job.id, redact(traceback.format_exc(), secrets))
         error = transient(redact(f"internal error: {type(exc).__name__}: {exc}", secrets))
     else:

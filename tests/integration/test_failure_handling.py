@@ -3,64 +3,34 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 
 import pytest
 from werkzeug import Response
 
 from tests.harness import wait_for
+from tests.raw_server import RawServer, body_of
 from tests.integration.test_pipeline import minimal_event
 
 pytestmark = pytest.mark.integration
 
 
-class Switchable:
+CLOSING_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+
+
+class Switchable(RawServer):
     """Accepts connections; while ``hang`` is set it never answers, otherwise it answers 200."""
 
     def __init__(self) -> None:
         self.hang = True
-        self.connections = 0
         self.delivered: list[bytes] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(self._answer)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
+    def _answer(self, _number: int, request: bytes) -> tuple[bytes | None, bool]:
         if self.hang:
-            self.held.append(conn)
-            return
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length"))
-            while len(body) < length:
-                body += conn.recv(65536)
-            self.delivered.append(body)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
+            return None, False
+        self.delivered.append(body_of(request))
+        return CLOSING_OK, True
 
 
 def two_destinations(hanging: str, healthy: str) -> str:
@@ -81,7 +51,7 @@ def test_breaker_stops_calling_a_hanging_destination_and_a_probe_closes_it(pipel
     env = {"ALERTRELAY_HTTP_TIMEOUT": "1", "ALERTRELAY_BREAKER_FAILURES": "2", "ALERTRELAY_BREAKER_COOLDOWN": "4",
            "ALERTRELAY_RETRY_MIN_BACKOFF": "0.5", "ALERTRELAY_RETRY_MAX_BACKOFF": "1", "ALERTRELAY_RETRY_MAX_AGE": "120"}
     try:
-        with pipeline_factory(two_destinations(flaky.url, steady.url_for("/ok")), env=env, threads=4) as pipeline:
+        with pipeline_factory(two_destinations(flaky.url(), steady.url_for("/ok")), env=env, threads=4) as pipeline:
             for i in range(12):
                 pipeline.publish(minimal_event(f"brk-{i}"))
             wait_for(lambda: len(steady.log) == 12, 30, what="the healthy destination to get all 12")

@@ -38,7 +38,7 @@ def prepare(job: Job, runtime: Runtime, now: datetime | None = None) -> Prepared
         raise permanent(f"unknown contact point {job.contact_point!r} or integration uid {job.uid!r} in the configuration")
     if integration.type != job.type:
         raise permanent(f"integration {job.uid!r} is now of type {integration.type!r}, the job is for {job.type!r}")
-    secrets = _secrets_of(job.contact_point, integration, runtime)
+    secrets = secrets_of(job.contact_point, integration, runtime)
     rendering = Rendering(job.notification, runtime.templates, now or datetime.now(timezone.utc), integration.org_id)
     try:
         request = sender(integration.type).build(rendering, integration.settings)
@@ -49,7 +49,7 @@ def prepare(job: Job, runtime: Runtime, now: datetime | None = None) -> Prepared
     return Prepared(integration, request, secrets)
 
 
-def _secrets_of(contact_point: str, integration: Integration, runtime: Runtime) -> list[str]:
+def secrets_of(contact_point: str, integration: Integration, runtime: Runtime) -> list[str]:
     """The integration's secrets and the parts of its secret URLs, once per loaded configuration."""
     key = (contact_point, integration.uid)
     secrets = runtime.secret_cache.get(key)

@@ -62,6 +62,7 @@ class DeliveryClient(httpx.Client):
             limits=httpx.Limits(max_keepalive_connections=32, max_connections=64),  # proxied requests
             transport=self.direct_transport,
         )
+        self.timeouts = self.timeout.as_dict()  # for requests sent straight to the transport
 
 
 def client(verify: Any = True) -> httpx.Client:
@@ -105,8 +106,7 @@ def _send_direct(session: httpx.Client, request: HttpRequest) -> httpx.Response 
     auth) or a proxy is configured, and then the client handles it. The bytes sent are the
     same either way: the client's default headers under the request's own, and its timeouts.
     """
-    transport: KeepAliveTransport | None = getattr(session, "direct_transport", None)
-    if transport is None or _environment_proxies():
+    if not isinstance(session, DeliveryClient) or _environment_proxies():
         return None
     url = httpx.URL(request.url)
     if url.userinfo:
@@ -114,9 +114,9 @@ def _send_direct(session: httpx.Client, request: HttpRequest) -> httpx.Response 
     headers = session.headers.copy()
     headers.update(request.headers)
     outgoing = httpx.Request(
-        request.method, url, headers=headers, content=request.body, extensions={"timeout": session.timeout.as_dict()}
+        request.method, url, headers=headers, content=request.body, extensions={"timeout": session.timeouts}
     )
-    response = transport.handle_request(outgoing)
+    response = session.direct_transport.handle_request(outgoing)
     response.read()
     return response
 
